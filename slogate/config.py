@@ -1,0 +1,294 @@
+"""slogate's own config file (`slogate.yaml`): backend, evaluation, policy, server.
+
+Strict where Sloth specs are lenient: an unknown key or a wrong type is an error naming the file
+and the key, so a typo never silently changes what blocks a release. Pure: parse from text.
+
+    prometheus:   {url, timeout, connect_timeout, max_concurrency, headers, bearer_token_file}
+    evaluation:   {interval}
+    specs:        {path, default_period, windows_path}
+    server:       {listen, max_body_bytes, admin_token_file}
+    policy:
+      default:    {deny, warn, budget_low_threshold, max_staleness, fail_mode,
+                   exempt_change_types, recovery_threshold}
+      overrides:  [{match: {service: GLOB, slo: GLOB}, <any default key>}]
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+import yaml
+
+from slogate.durations import parse_duration
+from slogate.errors import ConfigError
+from slogate.model import SLO
+from slogate.policy import FailMode, Policy, ReasonCode
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PrometheusConfig:
+    url: str = ""
+    timeout: float = 10.0
+    connect_timeout: float = 3.0
+    max_concurrency: int = 16
+    headers: Mapping[str, str] = field(default_factory=dict)
+    bearer_token_file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SpecsConfig:
+    path: str = ""
+    default_period: float = 30 * 86_400
+    windows_path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    listen: str = "127.0.0.1:8080"
+    max_body_bytes: int = 64 * 1024
+    admin_token_file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRule:
+    """Policy fields that differ for the services (and SLOs) matching the globs."""
+
+    service: str
+    slo: str
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """The default policy and selector-keyed overrides (later rules win)."""
+
+    default: Policy = field(default_factory=Policy)
+    rules: tuple[PolicyRule, ...] = ()
+
+    def for_slo(self, service: str, slo: str = "") -> Policy:
+        """The policy of `service`'s SLO `slo` ("" for the service as a whole)."""
+        policy = self.default
+        for rule in self.rules:
+            if fnmatch.fnmatchcase(service, rule.service) and (
+                rule.slo == "*" or (slo and fnmatch.fnmatchcase(slo, rule.slo))
+            ):
+                policy = replace(policy, **rule.changes)
+        return policy
+
+    def resolver(self, service: str) -> Callable[[SLO | None], Policy]:
+        """`policy_for` for `policy.decide`: per SLO, or the service's own for `None`."""
+        return lambda slo: self.for_slo(service, slo.name if slo else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
+    interval: float = 30.0
+    specs: SpecsConfig = field(default_factory=SpecsConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    source: str = ""
+
+
+class _Section:
+    """Strict typed access to one mapping of the config, naming `file: key.path` in errors."""
+
+    def __init__(self, doc: Any, path: str, source: str, allowed: frozenset[str]) -> None:
+        if doc is None:
+            doc = {}
+        if not isinstance(doc, Mapping):
+            raise ConfigError(f"{source}: {path or 'config'}: expected a mapping")
+        self.doc, self.path, self.source = doc, path, source
+        for key in doc:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise self.error(str(key), f"unknown key (known: {known})")
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def error(self, name: str, reason: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.key(name)}: {reason}")
+
+    def section(self, name: str, allowed: frozenset[str]) -> _Section:
+        return _Section(self.doc.get(name), self.key(name), self.source, allowed)
+
+    def get(
+        self, name: str, kind: type[T], default: T, check: Callable[[T], str | None] | None = None
+    ) -> T:
+        if name not in self.doc or self.doc[name] is None:
+            return default
+        value = self.doc[name]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise self.error(name, f"expected {kind.__name__}, got {value!r}")
+        if check is not None and (problem := check(value)):
+            raise self.error(name, problem)
+        return value
+
+    def duration(self, name: str, default: float) -> float:
+        raw = self.doc.get(name)
+        if raw is None:
+            return default
+        try:
+            seconds = parse_duration(str(raw))
+        except ValueError as exc:
+            raise self.error(name, str(exc)) from None
+        if seconds <= 0:
+            raise self.error(name, "must be positive")
+        return seconds
+
+    def strings(self, name: str, default: frozenset[str]) -> frozenset[str]:
+        raw = self.doc.get(name)
+        if raw is None:
+            return default
+        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+            raise self.error(name, "expected a list of strings")
+        return frozenset(raw)
+
+
+_POLICY_KEYS = frozenset(
+    {
+        "deny",
+        "warn",
+        "budget_low_threshold",
+        "max_staleness",
+        "fail_mode",
+        "exempt_change_types",
+        "recovery_threshold",
+    }
+)
+
+
+def _ratio(value: float) -> str | None:
+    return None if 0 <= value <= 1 else "must be between 0 and 1"
+
+
+def _codes(section: _Section, name: str, default: frozenset[ReasonCode]) -> frozenset[ReasonCode]:
+    raw = section.strings(name, frozenset(default))
+    known = {c.value for c in ReasonCode}
+    for code in raw:
+        if code not in known:
+            raise section.error(
+                name, f"unknown reason code {code!r} (known: {', '.join(sorted(known))})"
+            )
+    return frozenset(ReasonCode(c) for c in raw)
+
+
+def _policy(section: _Section, base: Policy) -> Policy:
+    fail_mode = section.get("fail_mode", str, base.fail_mode.value, _one_of(FailMode))
+    return replace(
+        base,
+        deny=_codes(section, "deny", base.deny),
+        warn=_codes(section, "warn", base.warn),
+        budget_low_threshold=section.get(
+            "budget_low_threshold", float, base.budget_low_threshold, _ratio
+        ),
+        max_staleness=section.duration("max_staleness", base.max_staleness),
+        fail_mode=FailMode(fail_mode),
+        exempt_change_types=section.strings("exempt_change_types", base.exempt_change_types),
+        recovery_threshold=section.get(
+            "recovery_threshold", float, base.recovery_threshold, _ratio
+        ),
+    )
+
+
+def _one_of(enum: Any) -> Callable[[str], str | None]:
+    values = [e.value for e in enum]
+    return lambda v: None if v in values else f"must be one of {', '.join(values)}"
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be positive"
+
+
+def _policy_config(root: _Section, interval: float) -> PolicyConfig:
+    section = root.section("policy", frozenset({"default", "overrides"}))
+    default = _policy(section.section("default", _POLICY_KEYS), Policy(max_staleness=3 * interval))
+    raw_rules = section.doc.get("overrides") or []
+    if not isinstance(raw_rules, list):
+        raise section.error("overrides", "expected a list")
+    rules = []
+    for index, raw in enumerate(raw_rules):
+        rule = _Section(raw, f"policy.overrides[{index}]", root.source, _POLICY_KEYS | {"match"})
+        match = rule.section("match", frozenset({"service", "slo"}))
+        service = match.get("service", str, "")
+        if not service:
+            raise match.error("service", "is required (a service name or glob)")
+        parsed = _policy(rule, default)
+        changes = {k: getattr(parsed, k) for k in rule.doc if k != "match"}
+        rules.append(PolicyRule(service, match.get("slo", str, "*"), changes))
+    return PolicyConfig(default, tuple(rules))
+
+
+def parse_config(
+    text: str, source: str = "slogate.yaml", overrides: Mapping[str, Any] | None = None
+) -> Config:
+    """Parse and check a whole config file; raises `ConfigError` naming the file and key.
+
+    `overrides` maps dotted keys (`evaluation.interval`) to values that replace the file's, as
+    command-line flags do; they are checked like the file itself.
+    """
+    try:
+        doc = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    for dotted, value in (overrides or {}).items():
+        if value is None or not isinstance(doc, dict):
+            continue
+        *parents, leaf = dotted.split(".")
+        node = doc
+        for part in parents:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            node = child
+            if not isinstance(node, dict):
+                break
+        else:
+            node[leaf] = value
+    root = _Section(
+        doc, "", source, frozenset({"prometheus", "evaluation", "specs", "server", "policy"})
+    )
+    prom = root.section(
+        "prometheus",
+        frozenset(
+            {"url", "timeout", "connect_timeout", "max_concurrency", "headers", "bearer_token_file"}
+        ),
+    )
+    headers = prom.get("headers", dict, {})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        raise prom.error("headers", "expected a mapping of strings")
+    evaluation = root.section("evaluation", frozenset({"interval"}))
+    interval = evaluation.duration("interval", 30.0)
+    specs = root.section("specs", frozenset({"path", "default_period", "windows_path"}))
+    server = root.section("server", frozenset({"listen", "max_body_bytes", "admin_token_file"}))
+    return Config(
+        prometheus=PrometheusConfig(
+            url=prom.get("url", str, ""),
+            timeout=prom.duration("timeout", 10.0),
+            connect_timeout=prom.duration("connect_timeout", 3.0),
+            max_concurrency=prom.get("max_concurrency", int, 16, _positive),
+            headers=headers,
+            bearer_token_file=prom.get("bearer_token_file", str, ""),
+        ),
+        interval=interval,
+        specs=SpecsConfig(
+            path=specs.get("path", str, ""),
+            default_period=specs.duration("default_period", 30 * 86_400),
+            windows_path=specs.get("windows_path", str, ""),
+        ),
+        server=ServerConfig(
+            listen=server.get("listen", str, "127.0.0.1:8080"),
+            max_body_bytes=server.get("max_body_bytes", int, 64 * 1024, _positive),
+            admin_token_file=server.get("admin_token_file", str, ""),
+        ),
+        policy=_policy_config(root, interval),
+        source=source,
+    )

@@ -1,0 +1,149 @@
+"""A Prometheus server of our own on loopback: history backfilled with promtool, started and
+stopped by PID. Used by `slogate demo` and by the integration tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import httpx
+
+INSTALL_HINT = "install Debian's package: apt-get install -y prometheus"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def binary(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/local/bin")
+    if path is None:
+        raise FileNotFoundError(f"{name} not found: {INSTALL_HINT}")
+    return path
+
+
+def backfill(openmetrics_file: Path, data_dir: Path) -> None:
+    """Write TSDB blocks from OpenMetrics (`promtool tsdb create-blocks-from openmetrics`)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            binary("promtool"),
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "-q",
+            str(openmetrics_file),
+            str(data_dir),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+
+
+def scrape_config(jobs: Mapping[str, Sequence[str]], interval: str) -> str:
+    lines = ["global:", f"  scrape_interval: {interval}", f"  evaluation_interval: {interval}"]
+    if jobs:
+        lines.append("scrape_configs:")
+    for job, targets in jobs.items():
+        lines += [
+            f"  - job_name: {job}",
+            "    honor_labels: true",
+            "    static_configs:",
+            f"      - targets: [{', '.join(repr(t) for t in targets)}]",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+class LocalPrometheus:
+    """One Prometheus process on 127.0.0.1 with its data in `workdir`."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        jobs: Mapping[str, Sequence[str]] | None = None,
+        scrape_interval: str = "15s",
+        rule_files: Sequence[Path] = (),
+    ) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.data_dir = workdir / "data"
+        self.config_file = workdir / "prometheus.yml"
+        self.log_file = workdir / "prometheus.log"
+        self.jobs = dict(jobs or {})
+        self.scrape_interval = scrape_interval
+        self.rule_files = list(rule_files)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def write_config(self) -> None:
+        text = scrape_config(self.jobs, self.scrape_interval)
+        if self.rule_files:
+            text += "rule_files:\n" + "".join(f"  - {f}\n" for f in self.rule_files)
+        self.config_file.write_text(text, encoding="utf-8")
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start Prometheus and wait until it answers `/-/ready`."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.write_config()
+        log = self.log_file.open("ab")
+        self.process = subprocess.Popen(
+            [
+                binary("prometheus"),
+                f"--config.file={self.config_file}",
+                f"--storage.tsdb.path={self.data_dir}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--storage.tsdb.retention.time=400d",
+                # Backfilled 2h blocks stay as they are: no background compaction of history.
+                "--storage.tsdb.min-block-duration=2h",
+                "--storage.tsdb.max-block-duration=2h",
+                "--web.enable-lifecycle",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = self.log_file.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"prometheus exited with {self.process.returncode}:\n{tail}")
+            try:
+                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"prometheus not ready on {self.url} after {timeout:g}s")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM by PID, SIGKILL if it does not exit in time."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+    def reload(self) -> None:
+        httpx.post(f"{self.url}/-/reload", timeout=10).raise_for_status()

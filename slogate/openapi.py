@@ -1,0 +1,243 @@
+"""The OpenAPI 3.1 description of slogate's HTTP API, served at `/openapi.json`."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from slogate import __version__
+from slogate.policy import ReasonCode, Verdict
+
+NAME_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,126}[A-Za-z0-9])?$"
+TOKEN_PATTERN = r"^[\x21-\x7e]{1,256}$"  # noqa: S105
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_NULLABLE_NUMBER = {"type": ["number", "null"]}
+_BY_WINDOW = {"type": "object", "additionalProperties": _NULLABLE_NUMBER}
+_ERROR = _json(_ref("Error"), "Error")
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "field": {"type": "string"},
+                },
+            }
+        },
+    },
+    "SLOStatus": {
+        "type": "object",
+        "required": [
+            "service",
+            "slo",
+            "id",
+            "objective",
+            "period",
+            "error_budget_remaining",
+            "burn_rates",
+            "error_ratios",
+            "alerts",
+            "evaluated_at",
+            "data_age_seconds",
+            "state",
+        ],
+        "properties": {
+            "service": {"type": "string"},
+            "slo": {"type": "string"},
+            "id": {"type": "string"},
+            "objective": {"type": "number"},
+            "period": {"type": "string"},
+            "error_budget_remaining": _NULLABLE_NUMBER,
+            "error_ratios": _BY_WINDOW,
+            "burn_rates": _BY_WINDOW,
+            "alerts": {
+                "type": "object",
+                "required": ["page", "ticket"],
+                "properties": {"page": {"type": "boolean"}, "ticket": {"type": "boolean"}},
+            },
+            "evaluated_at": {"type": ["string", "null"], "format": "date-time"},
+            "data_age_seconds": _NULLABLE_NUMBER,
+            "state": {"enum": ["ok", "no_data", "stale", "pending"]},
+            "error": {"type": ["string", "null"]},
+        },
+    },
+    "Reason": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "slo": {"type": ["string", "null"]},
+            "code": {"enum": [c.value for c in ReasonCode]},
+            "message": {"type": "string"},
+            "effect": {"enum": [v.value for v in Verdict]},
+        },
+    },
+    "Decision": {
+        "type": "object",
+        "required": [
+            "decision",
+            "allow",
+            "service",
+            "decision_id",
+            "evaluated_at",
+            "reasons",
+            "slos",
+        ],
+        "properties": {
+            "decision": {"enum": [v.value for v in Verdict]},
+            "allow": {"type": "boolean"},
+            "service": {"type": "string"},
+            "slo": {"type": ["string", "null"]},
+            "decision_id": {"type": "string"},
+            "evaluated_at": {"type": "string", "format": "date-time"},
+            "deploy_id": {"type": ["string", "null"]},
+            "step": {"type": ["string", "null"]},
+            "change_type": {"type": ["string", "null"]},
+            "reasons": {"type": "array", "items": _ref("Reason")},
+            "slos": {"type": "array", "items": _ref("SLOStatus")},
+        },
+    },
+    "GateRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["service"],
+        "properties": {
+            "service": {"type": "string", "pattern": NAME_PATTERN},
+            "slo": {"type": "string", "pattern": NAME_PATTERN},
+            "deploy_id": {"type": "string", "pattern": TOKEN_PATTERN},
+            "step": {"type": "string", "pattern": TOKEN_PATTERN},
+            "change_type": {"type": "string", "pattern": TOKEN_PATTERN},
+        },
+    },
+}
+
+_GATE_PARAMS = [
+    {
+        "name": "service",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string", "pattern": NAME_PATTERN},
+    },
+    {"name": "slo", "in": "query", "schema": {"type": "string", "pattern": NAME_PATTERN}},
+    {"name": "deploy_id", "in": "query", "schema": {"type": "string", "pattern": TOKEN_PATTERN}},
+    {"name": "step", "in": "query", "schema": {"type": "string", "pattern": TOKEN_PATTERN}},
+    {"name": "change_type", "in": "query", "schema": {"type": "string", "pattern": TOKEN_PATTERN}},
+]
+_GATE_RESPONSES = {
+    "200": _json(_ref("Decision"), "The decision (allow, warn and deny alike)"),
+    "400": _ERROR,
+    "404": _json(_ref("Error"), "Unknown service or SLO"),
+    "413": _ERROR,
+}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "slogate",
+            "version": __version__,
+            "description": "SLO and error-budget deploy gate.",
+        },
+        "paths": {
+            "/healthz": {
+                "get": {
+                    "summary": "Process alive",
+                    "responses": {"200": _json({"type": "object"}, "Alive")},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Specs loaded and a first evaluation finished",
+                    "responses": {
+                        "200": _json({"type": "object"}, "Ready"),
+                        "503": _json({"type": "object"}, "Not ready, with the reason"),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus exposition",
+                    "responses": {
+                        "200": {
+                            "description": "Metrics",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI")},
+                }
+            },
+            "/v1/slos": {
+                "get": {
+                    "summary": "Every SLO's current status",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "slos": {"type": "array", "items": _ref("SLOStatus")}
+                                },
+                            },
+                            "Statuses",
+                        )
+                    },
+                }
+            },
+            "/v1/slos/{service}/{slo}": {
+                "get": {
+                    "summary": "One SLO's status",
+                    "parameters": [
+                        {
+                            "name": "service",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "slo",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {"200": _json(_ref("SLOStatus"), "Status"), "404": _ERROR},
+                }
+            },
+            "/v1/gate": {
+                "get": {
+                    "summary": "Gate decision",
+                    "parameters": _GATE_PARAMS,
+                    "responses": _GATE_RESPONSES,
+                },
+                "post": {
+                    "summary": "Gate decision (JSON body)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("GateRequest")}},
+                    },
+                    "responses": _GATE_RESPONSES,
+                },
+            },
+        },
+        "components": {"schemas": _SCHEMAS},
+    }

@@ -1,0 +1,123 @@
+"""Async client of the Prometheus HTTP query API (`/api/v1/query`).
+
+Anything that speaks it works: Prometheus, Thanos Query, Mimir, VictoriaMetrics. One keep-alive
+pool, connect and read timeouts, a bound on queries in flight, no retries (the next cycle is the
+retry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import httpx
+
+from slogate.errors import BackendError
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    labels: Mapping[str, str]
+    value: float
+
+
+class QueryBackend(Protocol):
+    """What the evaluator needs of a metric backend."""
+
+    async def query(self, expr: str, at: float) -> list[Sample]: ...
+
+
+def _value(raw: Any) -> float:
+    try:
+        return float(raw[1])
+    except (TypeError, ValueError, IndexError) as exc:
+        raise BackendError(f"invalid sample value in response: {raw!r}") from exc
+
+
+def parse_response(payload: Any) -> list[Sample]:
+    """Samples of an instant query's JSON answer (vector or scalar result)."""
+    if not isinstance(payload, Mapping):
+        raise BackendError("invalid response: not a JSON object")
+    if payload.get("status") != "success":
+        kind = payload.get("errorType", "error")
+        raise BackendError(f"{kind}: {payload.get('error', 'query failed')}")
+    data = payload.get("data")
+    if not isinstance(data, Mapping):
+        raise BackendError("invalid response: no data")
+    kind, result = data.get("resultType"), data.get("result")
+    if kind == "scalar":
+        return [Sample(MappingProxyType({}), _value(result))]
+    if kind != "vector" or not isinstance(result, list):
+        raise BackendError(f"unexpected result type {kind!r} (an instant vector was expected)")
+    samples = []
+    for item in result:
+        if not isinstance(item, Mapping) or not isinstance(item.get("metric"), Mapping):
+            raise BackendError("invalid response: malformed vector sample")
+        samples.append(Sample(MappingProxyType(dict(item["metric"])), _value(item.get("value"))))
+    return samples
+
+
+class PrometheusClient:
+    """Instant queries at a pinned timestamp over one keep-alive connection pool."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        connect_timeout: float = 3.0,
+        max_concurrency: int = 16,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._http = httpx.AsyncClient(
+            base_url=self.url,
+            headers=dict(headers or {}),
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
+            transport=transport,
+        )
+
+    async def query(self, expr: str, at: float) -> list[Sample]:
+        """Evaluate `expr` at unix time `at`; raise `BackendError` on any failure."""
+        form = {"query": expr, "time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
+        async with self._slots:
+            try:
+                response = await self._http.post("/api/v1/query", data=form)
+            except httpx.TimeoutException:
+                raise BackendError(f"query timed out after {self.timeout:g}s") from None
+            except httpx.HTTPError as exc:
+                raise BackendError(f"cannot reach {self.url}: {type(exc).__name__}") from None
+        try:
+            payload = response.json()
+        except ValueError:
+            raise BackendError(
+                f"HTTP {response.status_code} with a body that is not JSON from {self.url}"
+            ) from None
+        if response.status_code >= 400 and not isinstance(payload, Mapping):
+            raise BackendError(f"HTTP {response.status_code} from {self.url}")
+        return parse_response(payload)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> PrometheusClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def single_value(samples: list[Sample]) -> float | None:
+    """One SLI value from a query's samples: the worst finite one; none finite is no data."""
+    finite = [s.value for s in samples if math.isfinite(s.value)]
+    return max(finite) if finite else None

@@ -1,0 +1,94 @@
+"""JSON views of statuses and decisions: the field names of the HTTP contract (DESIGN §4).
+
+Numbers are finite or null, never NaN; times are RFC 3339 UTC; windows are Prometheus durations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from slogate.durations import format_duration
+from slogate.gate import Decision
+from slogate.policy import Policy
+from slogate.snapshot import SLOStatus
+
+
+def rfc3339(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def number(value: float | None, digits: int = 6) -> float | None:
+    """A finite float to `digits` significant digits, or None."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.{digits}g}")
+
+
+def by_window(values: Mapping[float, float | None]) -> dict[str, float | None]:
+    return {format_duration(w): number(v) for w, v in sorted(values.items())}
+
+
+def status_state(status: SLOStatus, policy: Policy, now: float) -> str:
+    """`pending` (never evaluated), `stale`, `no_data` or `ok`."""
+    age = status.age(now)
+    if age is None:
+        return "pending"
+    if age > policy.max_staleness:
+        return "stale"
+    return "ok" if status.has_data else "no_data"
+
+
+def status_view(status: SLOStatus, policy: Policy, now: float) -> dict[str, Any]:
+    slo = status.slo
+    age = status.age(now)
+    return {
+        "service": slo.service,
+        "slo": slo.name,
+        "id": slo.id,
+        "objective": slo.objective,
+        "period": format_duration(slo.period),
+        "error_budget_remaining": number(status.error_budget_remaining),
+        "error_ratios": by_window(status.error_ratios),
+        "burn_rates": by_window(status.burn_rates),
+        "alerts": {"page": status.page, "ticket": status.ticket},
+        "evaluated_at": rfc3339(status.evaluated_at),
+        "data_age_seconds": None if age is None else round(age, 3),
+        "state": status_state(status, policy, now),
+        "error": status.error,
+    }
+
+
+def decision_view(
+    decision: Decision, policy_for: Any, *, now: float | None = None
+) -> dict[str, Any]:
+    """The gate answer. `policy_for(service, slo)` gives each SLO's policy (for its state)."""
+    at = decision.decided_at if now is None else now
+    request = decision.request
+    return {
+        "decision": decision.verdict.value,
+        "allow": decision.allow,
+        "service": request.service,
+        "slo": request.slo or None,
+        "decision_id": decision.id,
+        "evaluated_at": rfc3339(decision.decided_at),
+        "deploy_id": request.deploy_id or None,
+        "step": request.step or None,
+        "change_type": request.change_type or None,
+        "reasons": [
+            {
+                "slo": r.slo or None,
+                "code": r.code.value,
+                "message": r.message,
+                "effect": r.verdict.value,
+            }
+            for r in decision.reasons
+        ],
+        "slos": [
+            status_view(s, policy_for(s.slo.service, s.slo.name), at) for s in decision.statuses
+        ],
+    }

@@ -1,0 +1,194 @@
+"""The gate policy: every reason code, its default effect, overrides, freezes and exemptions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from slogate.model import SLO, EventsSLI, SpecOrigin
+from slogate.overrides import Exemption, Freeze, FreezeKind
+from slogate.policy import FailMode, GateRequest, Policy, ReasonCode, Verdict, decide, slo_reasons
+from slogate.snapshot import SLOStatus
+from slogate.windows import DAY, google_windows
+
+NOW = 1_800_000_000.0
+SLO_ = SLO(
+    id="checkout-availability",
+    service="checkout",
+    name="availability",
+    objective=99.9,
+    sli=EventsSLI("errors[{{.window}}]", "total[{{.window}}]"),
+    windows=google_windows(30 * DAY),
+    origin=SpecOrigin("test.yml", "prometheus/v1"),
+)
+WINDOWS = SLO_.windows.windows
+
+
+def status(
+    ratio: float | None = 0.0001,
+    *,
+    overrides: dict[float, float | None] | None = None,
+    age: float | None = 5.0,
+    error: str | None = None,
+) -> SLOStatus:
+    ratios = {w: ratio for w in WINDOWS} | (overrides or {})
+    evaluated = None if age is None else NOW - age
+    return SLOStatus(SLO_, ratios, evaluated_at=evaluated, attempted_at=NOW, error=error)
+
+
+def codes(s: SLOStatus, policy: Policy | None = None) -> list[ReasonCode]:
+    return [r.code for r in slo_reasons(s, policy or Policy(), NOW)]
+
+
+def verdict(
+    s: SLOStatus, policy: Policy | None = None, **request: str
+) -> tuple[Verdict, list[ReasonCode]]:
+    outcome = decide(GateRequest("checkout", **request), [s], lambda _slo: policy or Policy(), NOW)
+    return outcome.verdict, [r.code for r in outcome.reasons]
+
+
+def test_healthy_allows_without_reasons() -> None:
+    assert verdict(status(0.0001)) == (Verdict.ALLOW, [])
+
+
+def test_budget_exhausted_denies() -> None:
+    # 0.15% over 30d against a 0.1% budget: −50% left; 1.5 burn also trips the slow ticket pair.
+    assert verdict(status(0.0015)) == (
+        Verdict.DENY,
+        [ReasonCode.BUDGET_EXHAUSTED, ReasonCode.SLOW_BURN],
+    )
+
+
+def test_fast_burn_denies_with_the_windows_in_the_message() -> None:
+    s = status(0.0001, overrides={300: 0.05, 3600: 0.05, 1800: 0.05})
+    reasons = slo_reasons(s, Policy(), NOW)
+    assert [r.code for r in reasons] == [ReasonCode.FAST_BURN]
+    assert reasons[0].message == "burn rate 50.0 over 1h and 50.0 over 5m exceeds 14.4"
+    assert verdict(s)[0] is Verdict.DENY
+
+
+def test_slow_burn_warns() -> None:
+    s = status(0.0001, overrides={21600: 0.002, 3 * DAY: 0.002})
+    assert verdict(s) == (Verdict.WARN, [ReasonCode.SLOW_BURN])
+
+
+def test_budget_low_warns_below_threshold_only() -> None:
+    assert verdict(status(0.0008)) == (Verdict.WARN, [ReasonCode.BUDGET_LOW])  # 20% left
+    assert verdict(status(0.0007)) == (Verdict.ALLOW, [])  # 30% left
+    assert verdict(status(0.0007), Policy(budget_low_threshold=0.5)) == (
+        Verdict.WARN,
+        [ReasonCode.BUDGET_LOW],
+    )
+
+
+def test_no_traffic_is_no_data_and_warns() -> None:
+    assert verdict(status(None)) == (Verdict.WARN, [ReasonCode.NO_DATA])
+
+
+def test_stale_data_fails_closed_by_default_and_open_when_configured() -> None:
+    stale = status(0.0001, age=200.0)
+    assert verdict(stale, Policy(max_staleness=90)) == (Verdict.DENY, [ReasonCode.STALE_DATA])
+    assert verdict(stale, Policy(max_staleness=90, fail_mode=FailMode.OPEN)) == (
+        Verdict.WARN,
+        [ReasonCode.STALE_DATA],
+    )
+
+
+def test_backend_errors_within_staleness_keep_last_figures() -> None:
+    s = status(0.0001, age=30.0, error="cannot reach prometheus")
+    assert verdict(s, Policy(max_staleness=90)) == (Verdict.ALLOW, [])
+
+
+def test_backend_unavailable_past_staleness() -> None:
+    s = status(0.0001, age=100.0, error="cannot reach prometheus")
+    reasons = slo_reasons(s, Policy(max_staleness=90), NOW)
+    assert [r.code for r in reasons] == [ReasonCode.BACKEND_UNAVAILABLE]
+    assert "cannot reach prometheus" in reasons[0].message
+
+
+def test_never_evaluated_is_stale() -> None:
+    assert codes(status(age=None)) == [ReasonCode.STALE_DATA]
+
+
+@pytest.mark.parametrize(
+    ("deny", "warn", "expected"),
+    [
+        ({ReasonCode.BUDGET_LOW}, set(), Verdict.DENY),
+        (set(), set(), Verdict.ALLOW),
+        (set(), {ReasonCode.BUDGET_LOW}, Verdict.WARN),
+    ],
+)
+def test_policy_decides_each_codes_effect(
+    deny: set[ReasonCode], warn: set[ReasonCode], expected: Verdict
+) -> None:
+    policy = Policy(deny=frozenset(deny), warn=frozenset(warn))
+    assert verdict(status(0.0008), policy)[0] is expected
+
+
+def test_exempt_change_type_turns_budget_deny_into_audited_allow() -> None:
+    result, found = verdict(status(0.0015), change_type="rollback")
+    assert result is Verdict.ALLOW
+    assert found[-1] is ReasonCode.EXEMPTED
+    assert verdict(status(0.0015), change_type="feature")[0] is Verdict.DENY
+
+
+def test_manual_freeze_denies_and_change_type_cannot_pass_it() -> None:
+    freeze = Freeze("f1", "checkout", "incident 42", NOW - 60, "alice")
+    request = GateRequest("checkout", change_type="rollback")
+    outcome = decide(request, [status()], lambda _s: Policy(), NOW, [freeze])
+    assert outcome.verdict is Verdict.DENY
+    assert [r.code for r in outcome.reasons] == [ReasonCode.FROZEN]
+    assert "incident 42" in outcome.reasons[0].message
+
+
+def test_system_freeze_passes_for_exempt_change_type() -> None:
+    freeze = Freeze(
+        "f1", "checkout", "budget exhausted", NOW - 60, "slogate", kind=FreezeKind.SYSTEM
+    )
+    request = GateRequest("checkout", change_type="security")
+    outcome = decide(request, [status()], lambda _s: Policy(), NOW, [freeze])
+    assert outcome.verdict is Verdict.ALLOW
+
+
+def test_expired_or_other_service_freezes_do_not_apply() -> None:
+    expired = Freeze("f1", "checkout", "old", NOW - 600, "alice", until=NOW - 1)
+    other = Freeze("f2", "payments", "other", NOW - 600, "alice")
+    everything = Freeze("f3", "*", "holidays", NOW - 600, "alice")
+    assert (
+        decide(
+            GateRequest("checkout"), [status()], lambda _s: Policy(), NOW, [expired, other]
+        ).verdict
+        is Verdict.ALLOW
+    )
+    assert (
+        decide(GateRequest("checkout"), [status()], lambda _s: Policy(), NOW, [everything]).verdict
+        is Verdict.DENY
+    )
+
+
+def test_explicit_exemption_passes_manual_freeze_for_its_deploy_only() -> None:
+    freeze = Freeze("f1", "checkout", "incident", NOW - 60, "alice")
+    exemption = Exemption(
+        "e1", "checkout", "hotfix", NOW - 10, "bob", until=NOW + 3600, deploy_id="d-7"
+    )
+    for deploy, expected in (("d-7", Verdict.ALLOW), ("d-8", Verdict.DENY)):
+        outcome = decide(
+            GateRequest("checkout", deploy_id=deploy),
+            [status()],
+            lambda _s: Policy(),
+            NOW,
+            [freeze],
+            [exemption],
+        )
+        assert outcome.verdict is expected
+    expired = replace(exemption, until=NOW - 1)
+    outcome = decide(
+        GateRequest("checkout", deploy_id="d-7"),
+        [status()],
+        lambda _s: Policy(),
+        NOW,
+        [freeze],
+        [expired],
+    )
+    assert outcome.verdict is Verdict.DENY
