@@ -307,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for noisy in ("httpx", "httpcore", "apscheduler"):  # one line per request or job run
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "validate":
         args.path = args.path or args.input
         if not args.path:

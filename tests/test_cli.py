@@ -1,0 +1,144 @@
+"""`slogate validate` and the CLI's argument handling (no network)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from slogate.cli import main, status_table
+
+from .conftest import DEMO_SPECS, SLOTH, SLOTH_TESTDATA
+
+
+def test_validate_good_tree_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["validate", str(SLOTH_TESTDATA / "validate" / "good"), "--ignore-slo-duplicates"])
+        == 0
+    )
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "7 file(s)" in err and "0 problem(s)" in err
+
+
+def test_validate_prints_one_line_per_problem(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            ["validate", "-i", str(SLOTH_TESTDATA / "validate" / "bad"), "--ignore-slo-duplicates"]
+        )
+        == 1
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 7
+    assert any(
+        line.startswith(str(SLOTH_TESTDATA / "validate" / "bad" / "bad-aa.yaml"))
+        and 'slo "svc01-slo02"' in line
+        and line.endswith("objective must >0 and <=100")
+        for line in lines
+    )
+
+
+def test_validate_exclude_wins_over_include(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["validate", str(SLOTH_TESTDATA / "validate"), "--ignore-slo-duplicates"]
+    assert main([*args, "-e", "bad"]) == 0
+    assert main([*args, "-e", "bad", "-n", ".*-aa.*"]) == 0
+    assert main([*args, "-n", "bad"]) == 1
+
+
+def test_validate_examples_report_only_sli_plugins(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["validate", str(SLOTH / "examples"), "-e", "_gen|windows", "--ignore-slo-duplicates"])
+        == 1
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert all("SLI plugin" in line and "not supported" in line for line in lines)
+
+
+def test_validate_custom_period_windows(capsys: pytest.CaptureFixture[str]) -> None:
+    windows = str(SLOTH / "examples" / "windows")
+    spec = str(SLOTH_TESTDATA / "in-base.yaml")
+    assert (
+        main(["validate", spec, "--slo-period-windows-path", windows, "--default-slo-period", "7d"])
+        == 0
+    )
+    assert (
+        main(
+            ["validate", spec, "--slo-period-windows-path", windows, "--default-slo-period", "28d"]
+        )
+        == 2
+    )
+    assert "invalid default slo period" in capsys.readouterr().err
+
+
+def test_validate_demo_specs() -> None:
+    assert main(["validate", str(DEMO_SPECS)]) == 0
+
+
+def test_validate_missing_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["validate", str(tmp_path / "nope")]) == 1
+    assert "no such file or directory" in capsys.readouterr().out
+
+
+def test_serve_without_backend_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--specs", str(DEMO_SPECS)]) == 2
+    assert "no Prometheus URL" in capsys.readouterr().err
+
+
+def test_serve_with_invalid_config_names_the_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "slogate.yaml"
+    config.write_text("policy: {default: {fail_mode: maybe}}\n")
+    args = [
+        "serve",
+        "--specs",
+        str(DEMO_SPECS),
+        "--prometheus-url",
+        "http://127.0.0.1:1",
+        "--config",
+        str(config),
+    ]
+    assert main(args) == 2
+    assert (
+        f"{config}: policy.default.fail_mode: must be one of closed, open"
+        in capsys.readouterr().err
+    )
+
+
+def test_status_table() -> None:
+    row = {
+        "service": "checkout",
+        "slo": "availability",
+        "objective": 99.9,
+        "error_budget_remaining": 0.5,
+        "burn_rates": {"1h": 2.0, "6h": None},
+        "alerts": {"page": True, "ticket": False},
+        "state": "ok",
+    }
+    lines = status_table([row]).splitlines()
+    assert lines[0].split() == [
+        "SERVICE",
+        "SLO",
+        "OBJECTIVE",
+        "BUDGET",
+        "LEFT",
+        "BURN",
+        "1h",
+        "BURN",
+        "6h",
+        "PAGE",
+        "TICKET",
+        "STATE",
+    ]
+    assert lines[1].split() == [
+        "checkout",
+        "availability",
+        "99.9%",
+        "50.0%",
+        "2.00",
+        "n/a",
+        "FIRING",
+        "-",
+        "ok",
+    ]
