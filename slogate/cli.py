@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 
 from slogate import __version__
-from slogate.config import Config, parse_config
+from slogate.config import Config
 from slogate.durations import parse_duration
-from slogate.engine import SpecSource
+from slogate.engine import ConfigSource, SpecSource
 from slogate.errors import AlertWindowsError, ConfigError
 from slogate.spec import LoadOptions
 from slogate.specfiles import load_specs, load_windows_catalog
@@ -95,33 +95,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
 # --- serve ----------------------------------------------------------------------------------------
 
 
-def read_config(path: str | None, overrides: dict[str, Any]) -> Config:
-    text, source = "", "command line"
-    if path:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-        source = path
-    return parse_config(text, source, overrides)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from slogate.server import serve
 
-    config = read_config(
-        args.config,
+    source = ConfigSource(
+        Path(args.config) if args.config else None,
         {
             "prometheus.url": args.prometheus_url,
             "server.listen": args.listen,
             "evaluation.interval": args.interval,
             "specs.path": args.specs,
+            "store.path": args.store,
         },
     )
+    config = source.load()
     if not config.specs.path:
         raise ConfigError("no specs: pass --specs DIR or set specs.path")
     options = load_options(args.slo_period_windows_path, args.default_slo_period, config)
-    asyncio.run(serve(config, SpecSource(Path(config.specs.path), options)))
+    specs = SpecSource(Path(config.specs.path), options)
+    asyncio.run(serve(config, specs, config_source=source))
     return EXIT_OK
 
 
@@ -260,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", help="HOST:PORT to serve on (default 127.0.0.1:8080)")
     serve.add_argument("--config", help="slogate.yaml (policy, backend, server)")
     serve.add_argument("--interval", help="evaluation interval (default 30s)")
+    serve.add_argument(
+        "--store", help="SQLite file for the audit trail and freezes (default slogate.db)"
+    )
     _add_spec_options(serve)
     serve.set_defaults(func=cmd_serve)
 

@@ -5,8 +5,12 @@ and the key, so a typo never silently changes what blocks a release. Pure: parse
 
     prometheus:   {url, timeout, connect_timeout, max_concurrency, headers, bearer_token_file}
     evaluation:   {interval}
-    specs:        {path, default_period, windows_path}
+    specs:        {path, default_period, windows_path, watch_interval}
     server:       {listen, max_body_bytes, admin_token_file}
+    store:        {path}
+    flagger:      {services: {"NAMESPACE/NAME": SERVICE}}
+    github:       {api_url, webhook_secret_file, token_file,
+                   services: {"OWNER/REPO[:ENV]": SERVICE}}
     policy:
       default:    {deny, warn, budget_low_threshold, max_staleness, fail_mode,
                    exempt_change_types, recovery_threshold}
@@ -45,6 +49,27 @@ class SpecsConfig:
     path: str = ""
     default_period: float = 30 * 86_400
     windows_path: str = ""
+    watch_interval: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    path: str = "slogate.db"
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggerConfig:
+    """Canary (`namespace/name` or `name`) → slogate service, where the names differ."""
+
+    services: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GitHubConfig:
+    api_url: str = "https://api.github.com"
+    webhook_secret_file: str = ""
+    token_file: str = ""
+    services: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +117,9 @@ class Config:
     specs: SpecsConfig = field(default_factory=SpecsConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    flagger: FlaggerConfig = field(default_factory=FlaggerConfig)
+    github: GitHubConfig = field(default_factory=GitHubConfig)
     source: str = ""
 
 
@@ -143,6 +171,12 @@ class _Section:
         if seconds <= 0:
             raise self.error(name, "must be positive")
         return seconds
+
+    def string_map(self, name: str) -> dict[str, str]:
+        raw = self.get(name, dict, {})
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+            raise self.error(name, "expected a mapping of strings")
+        return raw
 
     def strings(self, name: str, default: frozenset[str]) -> frozenset[str]:
         raw = self.doc.get(name)
@@ -204,6 +238,10 @@ def _one_of(enum: Any) -> Callable[[str], str | None]:
     return lambda v: None if v in values else f"must be one of {', '.join(values)}"
 
 
+def _http_url(value: str) -> str | None:
+    return None if value.startswith(("https://", "http://")) else "must be an http(s) URL"
+
+
 def _positive(value: float) -> str | None:
     return None if value > 0 else "must be positive"
 
@@ -254,7 +292,12 @@ def parse_config(
         else:
             node[leaf] = value
     root = _Section(
-        doc, "", source, frozenset({"prometheus", "evaluation", "specs", "server", "policy"})
+        doc,
+        "",
+        source,
+        frozenset(
+            {"prometheus", "evaluation", "specs", "server", "policy", "store", "flagger", "github"}
+        ),
     )
     prom = root.section(
         "prometheus",
@@ -262,12 +305,17 @@ def parse_config(
             {"url", "timeout", "connect_timeout", "max_concurrency", "headers", "bearer_token_file"}
         ),
     )
-    headers = prom.get("headers", dict, {})
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
-        raise prom.error("headers", "expected a mapping of strings")
+    headers = prom.string_map("headers")
     evaluation = root.section("evaluation", frozenset({"interval"}))
     interval = evaluation.duration("interval", 30.0)
-    specs = root.section("specs", frozenset({"path", "default_period", "windows_path"}))
+    specs = root.section(
+        "specs", frozenset({"path", "default_period", "windows_path", "watch_interval"})
+    )
+    store = root.section("store", frozenset({"path"}))
+    flagger = root.section("flagger", frozenset({"services"}))
+    github = root.section(
+        "github", frozenset({"api_url", "webhook_secret_file", "token_file", "services"})
+    )
     server = root.section("server", frozenset({"listen", "max_body_bytes", "admin_token_file"}))
     return Config(
         prometheus=PrometheusConfig(
@@ -283,6 +331,7 @@ def parse_config(
             path=specs.get("path", str, ""),
             default_period=specs.duration("default_period", 30 * 86_400),
             windows_path=specs.get("windows_path", str, ""),
+            watch_interval=specs.duration("watch_interval", 5.0),
         ),
         server=ServerConfig(
             listen=server.get("listen", str, "127.0.0.1:8080"),
@@ -290,5 +339,13 @@ def parse_config(
             admin_token_file=server.get("admin_token_file", str, ""),
         ),
         policy=_policy_config(root, interval),
+        store=StoreConfig(path=store.get("path", str, "slogate.db")),
+        flagger=FlaggerConfig(services=flagger.string_map("services")),
+        github=GitHubConfig(
+            api_url=github.get("api_url", str, "https://api.github.com", _http_url),
+            webhook_secret_file=github.get("webhook_secret_file", str, ""),
+            token_file=github.get("token_file", str, ""),
+            services=github.string_map("services"),
+        ),
         source=source,
     )

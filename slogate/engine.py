@@ -1,20 +1,24 @@
-"""The running evaluation: the loaded SLO set, the current snapshot, and one cycle at a time.
+"""The running evaluation: the loaded SLO set and config, the current snapshot, one cycle at a
+time.
 
 The snapshot is replaced whole after each cycle (an attribute assignment, atomic for readers on
-the event loop). A spec reload that finds any problem keeps the last good set serving.
+the event loop). A reload of specs or config that finds any problem keeps the last good set
+serving and says why.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from slogate.config import Config
-from slogate.errors import SpecError
+from slogate.config import Config, parse_config
+from slogate.errors import ConfigError
 from slogate.evaluator import Evaluator
 from slogate.model import SLO
 from slogate.prometheus import QueryBackend
@@ -24,22 +28,18 @@ from slogate.specfiles import SpecSet, load_specs
 
 log = logging.getLogger(__name__)
 
-CycleListener = Callable[[Snapshot], None]
+CycleListener = Callable[[Snapshot], Awaitable[None] | None]
+
+# Sections whose change needs a restart (they shape connections and sockets made at start).
+RESTART_ONLY = ("prometheus", "server", "specs")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ReloadResult:
     ok: bool
     at: float
-    slos: int
-    errors: tuple[SpecError, ...] = ()
-
-    def summary(self) -> str:
-        if self.ok:
-            return f"{self.slos} SLOs loaded"
-        return f"{len(self.errors)} problem(s), last good set kept: " + "; ".join(
-            e.line() for e in self.errors[:5]
-        )
+    message: str
+    errors: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -53,6 +53,24 @@ class SpecSource:
         return load_specs(self.path, self.options)
 
 
+@dataclass(slots=True)
+class ConfigSource:
+    """The config file (if any) and the command-line values that override it."""
+
+    path: Path | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def load(self) -> Config:
+        text, source = "", "command line"
+        if self.path is not None:
+            try:
+                text = self.path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"{self.path}: cannot read: {exc.strerror}") from None
+            source = str(self.path)
+        return parse_config(text, source, self.overrides)
+
+
 class Engine:
     def __init__(
         self,
@@ -61,29 +79,59 @@ class Engine:
         backend: QueryBackend,
         *,
         clock: Callable[[], float] = time.time,
+        config_source: ConfigSource | None = None,
     ) -> None:
         self.config = config
         self.specs = specs
+        self.config_source = config_source
         self.clock = clock
         self.evaluator = Evaluator(backend, clock=clock)
         self.slos: tuple[SLO, ...] = ()
         self.snapshot = Snapshot.empty(())
-        self.last_reload: ReloadResult | None = None
-        self.last_cycle_error: str | None = None
+        self.last_spec_reload: ReloadResult | None = None
+        self.last_config_reload: ReloadResult | None = None
         self.listeners: list[CycleListener] = []
         self._cycle_lock = asyncio.Lock()
 
     def load(self) -> ReloadResult:
         """(Re)load the specs. On any problem the current set keeps serving."""
         found = self.specs.load()
-        result = ReloadResult(not found.errors, self.clock(), len(found.slos), found.errors)
-        self.last_reload = result
         if found.errors:
-            for error in found.errors:
-                log.error("invalid spec: %s", error.line())
-            return result
-        self.use_slos(found.slos)
-        log.info("loaded %d SLOs from %d files", len(found.slos), found.files)
+            lines = tuple(e.line() for e in found.errors)
+            for line in lines:
+                log.error("invalid spec: %s", line)
+            kept = f", last good set of {len(self.slos)} SLOs kept" if self.slos else ""
+            result = ReloadResult(
+                False, self.clock(), f"{len(lines)} problem(s) in specs{kept}", lines
+            )
+        else:
+            self.use_slos(found.slos)
+            log.info("loaded %d SLOs from %d files", len(found.slos), found.files)
+            result = ReloadResult(True, self.clock(), f"{len(found.slos)} SLOs loaded")
+        self.last_spec_reload = result
+        return result
+
+    def reload_config(self) -> ReloadResult:
+        """Re-read the config file; policy and interval apply at once, the rest at restart."""
+        if self.config_source is None:
+            return ReloadResult(True, self.clock(), "no config file")
+        try:
+            new = self.config_source.load()
+        except ConfigError as exc:
+            log.error("invalid config, last good one kept: %s", exc)
+            result = ReloadResult(
+                False, self.clock(), "invalid config, last good one kept", (str(exc),)
+            )
+        else:
+            for section in RESTART_ONLY:
+                if getattr(new, section) != getattr(self.config, section):
+                    log.warning(
+                        "config section %r changed: it applies at the next restart", section
+                    )
+                    new = replace(new, **{section: getattr(self.config, section)})
+            self.config = new
+            result = ReloadResult(True, self.clock(), "config loaded")
+        self.last_config_reload = result
         return result
 
     def use_slos(self, slos: tuple[SLO, ...]) -> None:
@@ -101,7 +149,7 @@ class Engine:
         return max(self.config.interval, self.config.prometheus.timeout)
 
     async def run_cycle(self) -> Snapshot:
-        """Evaluate every SLO once and swap the new snapshot in."""
+        """Evaluate every SLO once, swap the new snapshot in, tell the listeners."""
         async with self._cycle_lock:
             previous, slos = self.snapshot, self.slos
             at = round(self.clock(), 3)
@@ -109,29 +157,31 @@ class Engine:
                 snapshot = await asyncio.wait_for(
                     self.evaluator.evaluate(slos, previous, at), self.cycle_timeout
                 )
-                self.last_cycle_error = None
             except TimeoutError:
                 message = f"evaluation cycle timed out after {self.cycle_timeout:g}s"
-                self.last_cycle_error = message
                 log.error(message)
                 snapshot = Snapshot(
                     {key: s.failed(message, at) for key, s in previous.statuses.items()},
                     previous.taken_at,
                     previous.cycle + 1,
-                    failed_queries=0,
                 )
             self.snapshot = snapshot
             if self.slos is not slos:  # reloaded mid-cycle: keep what still applies
                 self.use_slos(self.slos)
             for listener in self.listeners:
-                listener(snapshot)
+                try:
+                    result = listener(snapshot)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("cycle listener %r failed", listener)
             return snapshot
 
     def readiness(self) -> tuple[bool, str]:
         """Ready once specs are loaded and a first cycle finished."""
-        if self.last_reload is None or not self.slos:
-            reason = self.last_reload.summary() if self.last_reload else "specs not loaded yet"
-            return False, reason
+        if not self.slos:
+            reload = self.last_spec_reload
+            return False, reload.message if reload else "specs not loaded yet"
         if self.snapshot.taken_at is None:
             return False, "first evaluation not finished yet"
         return True, "ready"

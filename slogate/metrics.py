@@ -12,6 +12,8 @@ from prometheus_client.registry import Collector
 
 from slogate.durations import format_duration
 from slogate.gate import Decision
+from slogate.overrides import FreezeKind
+from slogate.releases import ReleaseControl
 from slogate.snapshot import Snapshot
 
 
@@ -76,6 +78,26 @@ class SnapshotCollector(Collector):
         yield from (ratio, burn, remaining, objective, firing, age, snap_age)
 
 
+class OverridesCollector(Collector):
+    """Active freezes (by kind) and exemptions."""
+
+    def __init__(self, control: ReleaseControl) -> None:
+        self.control = control
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        freezes = GaugeMetricFamily(
+            "slogate_freezes_active", "Active release freezes by kind.", labels=["kind"]
+        )
+        counts = {kind.value: 0 for kind in FreezeKind}
+        for freeze in self.control.freezes():
+            counts[freeze.kind.value] += 1
+        for kind, count in counts.items():
+            freezes.add_metric([kind], count)
+        exemptions = GaugeMetricFamily("slogate_exemptions_active", "Active exemptions.")
+        exemptions.add_metric([], len(self.control.exemptions()))
+        yield from (freezes, exemptions)
+
+
 class Telemetry:
     """The metric registry of one slogate process."""
 
@@ -85,9 +107,12 @@ class Telemetry:
         *,
         clock: Callable[[], float] = time.time,
         registry: CollectorRegistry | None = None,
+        control: ReleaseControl | None = None,
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self.registry.register(SnapshotCollector(current, clock))
+        if control is not None:
+            self.registry.register(OverridesCollector(control))
         self.decisions = Counter(
             "slogate_gate_decisions",
             "Gate decisions by service and verdict.",
@@ -110,8 +135,15 @@ class Telemetry:
         )
         self.slos = Gauge("slogate_slos", "SLOs loaded.", registry=self.registry)
         self.reload_success = Gauge(
-            "slogate_spec_reload_success",
-            "1 if the last spec reload succeeded, 0 if it kept the last good set.",
+            "slogate_reload_success",
+            "1 if the last reload succeeded, 0 if it kept the last good set.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "slogate_reloads",
+            "Reloads of specs and config.",
+            ["kind", "result"],
             registry=self.registry,
         )
         self.notifications = Counter(
@@ -126,6 +158,10 @@ class Telemetry:
         self.queries.inc(snapshot.queries)
         self.backend_errors.inc(snapshot.failed_queries)
         self.slos.set(len(snapshot.statuses))
+
+    def observe_reload(self, kind: str, ok: bool) -> None:
+        self.reload_success.labels(kind).set(1 if ok else 0)
+        self.reloads.labels(kind, "success" if ok else "failure").inc()
 
     def observe_decision(self, decision: Decision) -> None:
         self.decisions.labels(decision.request.service, decision.verdict.value).inc()

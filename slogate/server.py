@@ -1,23 +1,32 @@
-"""`slogate serve`: wire the backend client, engine, scheduler and HTTP API, and run them until
-SIGTERM or SIGINT (SIGHUP reloads the specs)."""
+"""`slogate serve`: wire the store, backend client, engine, scheduler and HTTP API, and run them
+until SIGTERM or SIGINT. SIGHUP, or a change to a spec or the config file, reloads both."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from slogate.api import create_app
+from slogate.auth import AdminTokens
 from slogate.config import Config
-from slogate.engine import Engine, SpecSource
+from slogate.engine import ConfigSource, Engine, SpecSource
 from slogate.errors import ConfigError
 from slogate.metrics import Telemetry
 from slogate.prometheus import PrometheusClient
+from slogate.releases import ReleaseControl
+from slogate.reload import watch
 from slogate.scheduler import start_scheduler
+from slogate.snapshot import Snapshot
+from slogate.sqlite_store import SQLiteStore
+from slogate.web import Secrets
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +44,12 @@ class Listen:
         return cls(host.strip("[]") or "127.0.0.1", int(port))
 
 
-def read_secret_file(path: str) -> str:
-    """The first line of a secret file (token files end with a newline)."""
+def read_secret(env: str, path: str) -> str:
+    """A secret from the environment variable `env`, else from the file `path` (first line)."""
+    if value := os.environ.get(env, "").strip():
+        return value
+    if not path:
+        return ""
     try:
         return Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
@@ -48,8 +61,8 @@ def backend_client(config: Config) -> PrometheusClient:
     if not prom.url:
         raise ConfigError("no Prometheus URL: pass --prometheus-url or set prometheus.url")
     headers = dict(prom.headers)
-    if prom.bearer_token_file:
-        headers["Authorization"] = f"Bearer {read_secret_file(prom.bearer_token_file)}"
+    if token := read_secret("SLOGATE_PROMETHEUS_TOKEN", prom.bearer_token_file):
+        headers["Authorization"] = f"Bearer {token}"
     return PrometheusClient(
         prom.url,
         timeout=prom.timeout,
@@ -59,28 +72,72 @@ def backend_client(config: Config) -> PrometheusClient:
     )
 
 
-async def serve(config: Config, specs: SpecSource, *, ready: asyncio.Event | None = None) -> None:
+class Reloader:
+    """Reload config then specs; reschedule when the interval changed."""
+
+    def __init__(self, engine: Engine, telemetry: Telemetry, scheduler: AsyncIOScheduler) -> None:
+        self.engine, self.telemetry, self.scheduler = engine, telemetry, scheduler
+
+    def __call__(self) -> None:
+        interval = self.engine.config.interval
+        config = self.engine.reload_config()
+        specs = self.engine.load()
+        self.telemetry.observe_reload("config", config.ok)
+        self.telemetry.observe_reload("specs", specs.ok)
+        if self.engine.config.interval != interval:
+            self.scheduler.reschedule_job(
+                "evaluate", trigger="interval", seconds=self.engine.config.interval
+            )
+
+
+async def serve(
+    config: Config,
+    specs: SpecSource,
+    *,
+    config_source: ConfigSource | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
     """Run slogate until a stop signal. Raises `ConfigError` when it cannot start."""
     listen = Listen.parse(config.server.listen)
+    tokens = AdminTokens.load(config.server.admin_token_file)
+    secrets = Secrets(
+        github_webhook_secret=read_secret(
+            "SLOGATE_GITHUB_WEBHOOK_SECRET", config.github.webhook_secret_file
+        ),
+        github_token=read_secret("SLOGATE_GITHUB_TOKEN", config.github.token_file),
+    )
     client = backend_client(config)
-    engine = Engine(config, specs, client)
+    engine = Engine(config, specs, client, config_source=config_source)
     result = engine.load()
     if not result.ok:
         await client.aclose()
-        raise ConfigError("invalid specs:\n" + "\n".join(e.line() for e in result.errors))
-    telemetry = Telemetry(lambda: engine.snapshot)
+        raise ConfigError("invalid specs:\n" + "\n".join(result.errors))
+    store = SQLiteStore(Path(config.store.path))
+    await store.open()
+    control = ReleaseControl(store)
+    await control.load()
+    telemetry = Telemetry(lambda: engine.snapshot, control=control)
     engine.listeners.append(telemetry.observe_cycle)
-    app = create_app(engine, telemetry)
-    runner = web.AppRunner(app, access_log=None)
+
+    async def apply_halts(snapshot: Snapshot) -> None:
+        await control.apply_halts(snapshot, engine.config.policy)
+
+    engine.listeners.append(apply_halts)
+    runner = web.AppRunner(
+        create_app(engine, telemetry, control, tokens=tokens, secrets=secrets), access_log=None
+    )
     await runner.setup()
     site = web.TCPSite(runner, listen.host, listen.port, shutdown_timeout=10)
     await site.start()
     scheduler = start_scheduler(engine)
+    reloader = Reloader(engine, telemetry, scheduler)
+    watched = [specs.path] + ([config_source.path] if config_source and config_source.path else [])
+    watcher = asyncio.create_task(watch(watched, reloader, config.specs.watch_interval))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, engine.load)
+    loop.add_signal_handler(signal.SIGHUP, reloader)
     log.info(
         "slogate serving %d SLOs on http://%s:%d, evaluating every %gs against %s",
         len(engine.slos),
@@ -89,12 +146,18 @@ async def serve(config: Config, specs: SpecSource, *, ready: asyncio.Event | Non
         config.interval,
         config.prometheus.url,
     )
+    if not tokens.configured:
+        log.warning("no admin token configured: the freeze and exemption API is disabled")
     if ready is not None:
         ready.set()
     try:
         await stop.wait()
     finally:
-        log.info("stopping")
+        log.info("stopping: draining requests")
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         scheduler.shutdown(wait=False)
-        await runner.cleanup()
+        await runner.cleanup()  # stops accepting, waits for in-flight requests
         await client.aclose()
+        await store.close()

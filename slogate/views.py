@@ -12,6 +12,7 @@ from typing import Any
 
 from slogate.durations import format_duration
 from slogate.gate import Decision
+from slogate.overrides import Exemption, Freeze
 from slogate.policy import Policy
 from slogate.snapshot import SLOStatus
 
@@ -91,4 +92,30 @@ def decision_view(
         "slos": [
             status_view(s, policy_for(s.slo.service, s.slo.name), at) for s in decision.statuses
         ],
+    }
+
+
+def freeze_view(freeze: Freeze) -> dict[str, Any]:
+    return {
+        "id": freeze.id,
+        "service": freeze.service,
+        "slo": freeze.slo or None,
+        "kind": freeze.kind.value,
+        "reason": freeze.reason,
+        "created_at": rfc3339(freeze.created_at),
+        "created_by": freeze.created_by,
+        "until": rfc3339(freeze.until),
+    }
+
+
+def exemption_view(exemption: Exemption) -> dict[str, Any]:
+    return {
+        "id": exemption.id,
+        "service": exemption.service,
+        "change_type": exemption.change_type or None,
+        "deploy_id": exemption.deploy_id or None,
+        "reason": exemption.reason,
+        "created_at": rfc3339(exemption.created_at),
+        "created_by": exemption.created_by,
+        "until": rfc3339(exemption.until),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,14 +15,19 @@ import httpx
 from aiohttp import web
 
 from slogate.api import create_app
+from slogate.auth import AdminTokens
 from slogate.config import parse_config
 from slogate.demo import DEMO_TRAFFIC
 from slogate.engine import Engine, SpecSource
 from slogate.localprom import free_port
 from slogate.metrics import Telemetry
 from slogate.prometheus import PrometheusClient
+from slogate.releases import ReleaseControl
 from slogate.scheduler import start_scheduler
+from slogate.snapshot import Snapshot
+from slogate.sqlite_store import SQLiteStore
 from slogate.traffic import Traffic
+from slogate.web import Secrets
 
 from ..conftest import DEMO_SPECS
 
@@ -34,11 +40,19 @@ def expected_ratio(service: str, anchor: float, at: float, window: float) -> flo
     return TRAFFIC[service].error_ratio_between(rel - window, rel)
 
 
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
 @dataclass
 class Running:
     engine: Engine
+    control: ReleaseControl
     url: str
     http: httpx.AsyncClient
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
     async def gate(self, **params: str) -> tuple[int, Any]:
         response = await self.http.get("/v1/gate", params=params)
@@ -53,18 +67,33 @@ async def running_slogate(
     config_text: str = "",
     interval: str = "30s",
     schedule: bool = False,
+    store_path: Path | None = None,
+    secrets: Secrets | None = None,
 ) -> AsyncIterator[Running]:
     """slogate's engine and HTTP server on a free loopback port; one cycle run before yielding
-    unless `schedule` runs cycles on the interval instead."""
+    unless `schedule` runs cycles on the interval instead. The store is a fresh SQLite file
+    unless `store_path` names one."""
     config = parse_config(
         config_text, "test", {"prometheus.url": prometheus_url, "evaluation.interval": interval}
     )
     client = PrometheusClient(prometheus_url, timeout=5.0, connect_timeout=1.0)
     engine = Engine(config, SpecSource(specs), client)
     assert engine.load().ok
-    telemetry = Telemetry(lambda: engine.snapshot)
+    tmp = tempfile.TemporaryDirectory(prefix="slogate-test-")
+    store = SQLiteStore(store_path or Path(tmp.name) / "slogate.db")
+    await store.open()
+    control = ReleaseControl(store)
+    await control.load()
+    telemetry = Telemetry(lambda: engine.snapshot, control=control)
     engine.listeners.append(telemetry.observe_cycle)
-    runner = web.AppRunner(create_app(engine, telemetry))
+
+    async def apply_halts(snapshot: Snapshot) -> None:
+        await control.apply_halts(snapshot, engine.config.policy)
+
+    engine.listeners.append(apply_halts)
+    tokens = AdminTokens({"admin": ADMIN_TOKEN})
+    app = create_app(engine, telemetry, control, tokens=tokens, secrets=secrets)
+    runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -74,12 +103,14 @@ async def running_slogate(
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-            yield Running(engine, url, http)
+            yield Running(engine, control, url, http)
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         await runner.cleanup()
         await client.aclose()
+        await store.close()
+        tmp.cleanup()
 
 
 async def run_cli(*args: str) -> tuple[int, str, str]:

@@ -10,7 +10,8 @@ from .helpers import run_cli, running_slogate
 EXPECTED = {
     "checkout": ("allow", []),
     "payments": ("deny", ["fast_burn"]),
-    "search": ("deny", ["budget_exhausted", "slow_burn"]),
+    # Exhausted: denied by the budget and by the automatic halt it triggered.
+    "search": ("deny", ["budget_exhausted", "slow_burn", "frozen"]),
     "catalog": ("warn", ["slow_burn"]),
     "recommendations": ("warn", ["budget_low"]),
     "notifications": ("warn", ["no_data"]),
@@ -60,7 +61,12 @@ async def test_post_json_body_and_exempt_change_type(history: History) -> None:
         body = response.json()
         assert response.status_code == 200
         assert body["decision"] == "allow"
-        assert [r["code"] for r in body["reasons"]] == ["budget_exhausted", "slow_burn", "exempted"]
+        assert [r["code"] for r in body["reasons"]] == [
+            "budget_exhausted",
+            "slow_burn",
+            "frozen",
+            "exempted",
+        ]
 
 
 @pytest.mark.parametrize(
@@ -119,7 +125,8 @@ async def test_health_readiness_slos_metrics_openapi(history: History) -> None:
     async with running_slogate(history.url) as slogate:
         assert (await slogate.http.get("/healthz")).status_code == 200
         ready = await slogate.http.get("/readyz")
-        assert ready.status_code == 200 and ready.json()["specs"]["slos"] == 6
+        assert ready.status_code == 200 and ready.json()["slos"] == 6
+        assert ready.json()["specs"]["ok"] is True
         slos = (await slogate.http.get("/v1/slos")).json()["slos"]
         assert [(s["service"], s["slo"]) for s in slos][:2] == [
             ("catalog", "requests-availability-0"),

@@ -1,0 +1,374 @@
+"""The embedded store: SQLite in WAL mode, fsync on every commit, group commit.
+
+Every operation runs on one dedicated thread that owns the connection. Writes that arrive
+together share one transaction (and one fsync), each in its own savepoint so one failure does
+not undo the others; each caller's future resolves only after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from slogate.errors import StoreError
+from slogate.overrides import Exemption, Freeze, FreezeKind
+from slogate.store import AdminAction, DecisionQuery, DecisionRecord
+
+T = TypeVar("T")
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first release.
+    """
+    CREATE TABLE decisions (
+        id TEXT PRIMARY KEY,
+        decided_at REAL NOT NULL,
+        service TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        source TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX decisions_by_service ON decisions (service, id);
+    CREATE TABLE freezes (
+        id TEXT PRIMARY KEY,
+        service TEXT NOT NULL,
+        slo TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        until REAL,
+        lifted_at REAL,
+        lifted_by TEXT
+    );
+    CREATE TABLE exemptions (
+        id TEXT PRIMARY KEY,
+        service TEXT NOT NULL,
+        change_type TEXT NOT NULL DEFAULT '',
+        deploy_id TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        until REAL NOT NULL,
+        revoked_at REAL,
+        revoked_by TEXT
+    );
+    CREATE TABLE admin_actions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    """,
+)
+
+_STOP = object()
+
+
+class _Job:
+    __slots__ = ("fn", "future", "loop")
+
+    def __init__(
+        self,
+        fn: Callable[[sqlite3.Connection], Any],
+        future: asyncio.Future[Any],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.fn, self.future, self.loop = fn, future, loop
+
+    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        def apply() -> None:
+            if self.future.done():
+                return
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(result)
+
+        self.loop.call_soon_threadsafe(apply)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to the newest version; returns it."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    current = row[0] if row else 0
+    if current > len(MIGRATIONS):
+        raise StoreError(
+            f"database schema {current} is newer than this slogate ({len(MIGRATIONS)})"
+        )
+    for version in range(current + 1, len(MIGRATIONS) + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version - 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+class SQLiteStore:
+    """`Store` on one SQLite file."""
+
+    def __init__(self, path: Path, *, max_batch: int = 256) -> None:
+        self.path = path
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None
+        self.commits = 0
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = await asyncio.to_thread(self._open_sync)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        self._thread = threading.Thread(target=self._run, name="slogate-store", daemon=True)
+        self._thread.start()
+
+    def _open_sync(self) -> sqlite3.Connection:
+        conn = _connect(self.path)
+        migrate(conn)
+        return conn
+
+    async def close(self) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # --- the store thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        assert self._conn is not None
+        conn = self._conn
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch: list[_Job] = [first]  # type: ignore[list-item]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)  # type: ignore[arg-type]
+            self._execute(conn, batch)
+            if stop:
+                return
+
+    def _execute(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for n, job in enumerate(batch):
+                conn.execute(f"SAVEPOINT job{n}")
+                try:
+                    results.append((job, job.fn(conn), None))
+                    conn.execute(f"RELEASE job{n}")
+                except sqlite3.Error as exc:
+                    conn.execute(f"ROLLBACK TO job{n}")
+                    conn.execute(f"RELEASE job{n}")
+                    results.append((job, None, StoreError(f"{self.path}: {exc}")))
+            conn.execute("COMMIT")
+            self.commits += 1
+        except sqlite3.Error as exc:  # the commit itself failed: nothing is durable
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = StoreError(f"{self.path}: {exc}")
+            for job in batch:
+                job.settle(error=failure)
+            return
+        for job, result, error in results:
+            job.settle(result, error)
+
+    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._thread is None:
+            raise StoreError("store is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Job(fn, future, loop))
+        return await future
+
+    # --- decisions --------------------------------------------------------------------------
+
+    async def record_decision(self, record: DecisionRecord) -> None:
+        body = json.dumps(record.body, separators=(",", ":"), allow_nan=False)
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO decisions (id, decided_at, service, verdict, source, body)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (record.id, record.decided_at, record.service, record.verdict, record.source, body),
+            )
+
+        await self._call(insert)
+
+    async def decisions(self, query: DecisionQuery) -> list[DecisionRecord]:
+        where: list[str] = []
+        args: list[str | float | int] = []
+        if query.service:
+            where.append("service = ?")
+            args.append(query.service)
+        if query.since is not None:
+            where.append("decided_at >= ?")
+            args.append(query.since)
+        if query.until is not None:
+            where.append("decided_at < ?")
+            args.append(query.until)
+        if query.before:
+            where.append("id < ?")
+            args.append(query.before)
+        sql = "SELECT id, decided_at, service, verdict, source, body FROM decisions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(query.limit)
+
+        def select(conn: sqlite3.Connection) -> list[DecisionRecord]:
+            return [
+                DecisionRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))
+                for r in conn.execute(sql, args)
+            ]
+
+        return await self._call(select)
+
+    # --- freezes and exemptions -------------------------------------------------------------
+
+    @staticmethod
+    def _audit(conn: sqlite3.Connection, action: AdminAction) -> None:
+        conn.execute(
+            "INSERT INTO admin_actions (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+            (action.at, action.actor, action.action, action.target, json.dumps(action.detail)),
+        )
+
+    async def save_freeze(self, freeze: Freeze, action: AdminAction) -> None:
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO freezes"
+                " (id, service, slo, kind, reason, created_at, created_by, until)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    freeze.id,
+                    freeze.service,
+                    freeze.slo,
+                    freeze.kind.value,
+                    freeze.reason,
+                    freeze.created_at,
+                    freeze.created_by,
+                    freeze.until,
+                ),
+            )
+            self._audit(conn, action)
+
+        await self._call(insert)
+
+    async def lift_freeze(self, freeze_id: str, action: AdminAction) -> bool:
+        def update(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE freezes SET lifted_at = ?, lifted_by = ?"
+                " WHERE id = ? AND lifted_at IS NULL",
+                (action.at, action.actor, freeze_id),
+            )
+            if cursor.rowcount:
+                self._audit(conn, action)
+            return cursor.rowcount > 0
+
+        return await self._call(update)
+
+    async def active_freezes(self) -> list[Freeze]:
+        def select(conn: sqlite3.Connection) -> list[Freeze]:
+            rows = conn.execute(
+                "SELECT id, service, reason, created_at, created_by, until, kind, slo FROM freezes"
+                " WHERE lifted_at IS NULL ORDER BY created_at"
+            )
+            return [
+                Freeze(r[0], r[1], r[2], r[3], r[4], r[5], FreezeKind(r[6]), r[7]) for r in rows
+            ]
+
+        return await self._call(select)
+
+    async def save_exemption(self, exemption: Exemption, action: AdminAction) -> None:
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO exemptions (id, service, change_type, deploy_id, reason, created_at,"
+                " created_by, until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    exemption.id,
+                    exemption.service,
+                    exemption.change_type,
+                    exemption.deploy_id,
+                    exemption.reason,
+                    exemption.created_at,
+                    exemption.created_by,
+                    exemption.until,
+                ),
+            )
+            self._audit(conn, action)
+
+        await self._call(insert)
+
+    async def revoke_exemption(self, exemption_id: str, action: AdminAction) -> bool:
+        def update(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE exemptions SET revoked_at = ?, revoked_by = ?"
+                " WHERE id = ? AND revoked_at IS NULL",
+                (action.at, action.actor, exemption_id),
+            )
+            if cursor.rowcount:
+                self._audit(conn, action)
+            return cursor.rowcount > 0
+
+        return await self._call(update)
+
+    async def active_exemptions(self) -> list[Exemption]:
+        def select(conn: sqlite3.Connection) -> list[Exemption]:
+            rows = conn.execute(
+                "SELECT id, service, reason, created_at, created_by, until, change_type, deploy_id"
+                " FROM exemptions WHERE revoked_at IS NULL ORDER BY created_at"
+            )
+            return [Exemption(*r) for r in rows]
+
+        return await self._call(select)
+
+    async def admin_actions(self, limit: int = 100) -> list[AdminAction]:
+        def select(conn: sqlite3.Connection) -> list[AdminAction]:
+            rows = conn.execute(
+                "SELECT at, actor, action, target, detail FROM admin_actions"
+                " ORDER BY seq DESC LIMIT ?",
+                (limit,),
+            )
+            return [AdminAction(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+        return await self._call(select)

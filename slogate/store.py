@@ -1,0 +1,70 @@
+"""The durable store: decisions audit, freezes, exemptions, admin actions (DESIGN §1, §7).
+
+`Store` is the interface the rest of slogate uses; `slogate.sqlite_store.SQLiteStore` is the
+embedded default. A write returns only once it is on disk, so an acknowledged decision,
+freeze or exemption survives a crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from slogate.overrides import Exemption, Freeze
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """One audited gate decision: the answer exactly as it was given, and where it went."""
+
+    id: str
+    decided_at: float
+    service: str
+    verdict: str
+    source: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionQuery:
+    service: str = ""
+    since: float | None = None
+    until: float | None = None
+    before: str = ""
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class AdminAction:
+    at: float
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def record_decision(self, record: DecisionRecord) -> None:
+        """Durable before it returns."""
+
+    async def decisions(self, query: DecisionQuery) -> list[DecisionRecord]:
+        """Newest first."""
+
+    async def save_freeze(self, freeze: Freeze, action: AdminAction) -> None: ...
+
+    async def lift_freeze(self, freeze_id: str, action: AdminAction) -> bool:
+        """False when no active freeze has that id."""
+
+    async def active_freezes(self) -> list[Freeze]: ...
+
+    async def save_exemption(self, exemption: Exemption, action: AdminAction) -> None: ...
+
+    async def revoke_exemption(self, exemption_id: str, action: AdminAction) -> bool: ...
+
+    async def active_exemptions(self) -> list[Exemption]: ...
+
+    async def admin_actions(self, limit: int = 100) -> list[AdminAction]: ...

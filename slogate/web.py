@@ -1,0 +1,160 @@
+"""What every HTTP handler shares: the app's typed state, JSON answers and errors, request
+checks, and the one way a gate decision is made and audited."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from slogate.auth import AdminTokens
+from slogate.engine import Engine
+from slogate.errors import StoreError
+from slogate.gate import Decision, UnknownServiceError, make_decision
+from slogate.metrics import Telemetry
+from slogate.policy import GateRequest
+from slogate.releases import ReleaseControl
+from slogate.views import decision_view
+
+log = logging.getLogger(__name__)
+
+NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,126}[A-Za-z0-9])?$")
+TOKEN = re.compile(r"^[\x21-\x7e]{1,256}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """Secrets of the integrations, read from env or files at start; never logged."""
+
+    github_webhook_secret: str = ""
+    github_token: str = ""
+
+    def __repr__(self) -> str:
+        return "Secrets(***)"
+
+
+ENGINE = web.AppKey("engine", Engine)
+TELEMETRY = web.AppKey("telemetry", Telemetry)
+CONTROL = web.AppKey("control", ReleaseControl)
+TOKENS = web.AppKey("tokens", AdminTokens)
+SECRETS = web.AppKey("secrets", Secrets)
+
+
+class BadRequestError(Exception):
+    """A request that slogate will not act on; answered 400 naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    text = json.dumps(body, allow_nan=False, separators=(",", ":"))
+    return web.Response(text=text, status=status, content_type="application/json")
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return json_response({"error": error}, status)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except BadRequestError as exc:
+        return error_response(400, "bad_request", exc.message, exc.field)
+    except UnknownServiceError as exc:
+        return error_response(404, "not_found", str(exc))
+    except StoreError as exc:
+        log.error("store unavailable: %s", exc)
+        return error_response(
+            503, "store_unavailable", "audit store unavailable: nothing was decided"
+        )
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, "too_large", "request body too large")
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+        raise
+    except Exception:
+        log.exception("unhandled error serving %s %s", request.method, request.path)
+        return error_response(500, "internal", "internal error")
+
+
+def check_field(name: str, value: Any, pattern: re.Pattern[str] = TOKEN) -> str:
+    if not isinstance(value, str):
+        raise BadRequestError(name, f"{name} must be a string")
+    if not pattern.match(value):
+        raise BadRequestError(name, f"{name} is not valid: {value[:64]!r}")
+    return value
+
+
+def check_text(name: str, value: Any, limit: int = 1024) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequestError(name, f"{name} must be a non-empty string")
+    if len(value) > limit or any(ord(c) < 32 and c not in "\t\n" for c in value):
+        raise BadRequestError(name, f"{name} must be at most {limit} printable characters")
+    return value
+
+
+def parse_time(name: str, value: Any) -> float:
+    """An RFC 3339 timestamp as unix seconds."""
+    if not isinstance(value, str):
+        raise BadRequestError(name, f"{name} must be an RFC 3339 timestamp")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequestError(name, f"{name} must be an RFC 3339 timestamp") from None
+    if parsed.tzinfo is None:
+        raise BadRequestError(name, f"{name} must include a time zone (e.g. Z)")
+    return parsed.timestamp()
+
+
+async def json_object(
+    request: web.Request, allowed: Collection[str] | None = None
+) -> dict[str, Any]:
+    """The request's JSON object body; with `allowed`, any other field is a 400 naming it."""
+    body = await request.read()
+    if not body.strip():
+        return {}
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise BadRequestError("body", "body is not valid JSON") from None
+    if not isinstance(payload, Mapping):
+        raise BadRequestError("body", "body must be a JSON object")
+    if allowed is not None:
+        for key in payload:
+            if key not in allowed:
+                raise BadRequestError(key, f"unknown field {key!r} (known: {', '.join(allowed)})")
+    return dict(payload)
+
+
+async def gate_decision(
+    app: web.Application, gate_request: GateRequest, source: str
+) -> tuple[Decision, dict[str, Any]]:
+    """Decide on the current snapshot and overrides, and audit it durably before answering."""
+    engine, control = app[ENGINE], app[CONTROL]
+    decision = make_decision(
+        gate_request,
+        engine.snapshot,
+        engine.config.policy,
+        now=engine.clock(),
+        freezes=control.freezes(),
+        exemptions=control.exemptions(),
+    )
+    body = decision_view(decision, engine.config.policy.for_slo)
+    await control.record(decision, body, source)
+    app[TELEMETRY].observe_decision(decision)
+    return decision, body
