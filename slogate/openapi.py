@@ -145,6 +145,240 @@ _GATE_RESPONSES = {
 }
 
 
+_ADMIN: list[dict[str, list[str]]] = [{"admin": []}]
+_AUTH_ERRORS = {"401": _ERROR, "403": _ERROR}
+_ID_PARAM = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+_UNTIL = {
+    "until": {"type": "string", "format": "date-time"},
+    "duration": {"type": "string", "pattern": r"^([0-9]+(ms|[smhdwy]))+$"},
+    "requested_by": {"type": "string", "minLength": 1, "maxLength": 128},
+    "reason": {"type": "string", "minLength": 1, "maxLength": 1024},
+}
+_SCHEMAS.update(
+    {
+        "Freeze": {
+            "type": "object",
+            "required": ["id", "service", "kind", "reason", "created_at", "created_by"],
+            "properties": {
+                "id": {"type": "string"},
+                "service": {"type": "string"},
+                "slo": {"type": ["string", "null"]},
+                "kind": {"enum": ["manual", "system"]},
+                "reason": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "created_by": {"type": "string"},
+                "until": {"type": ["string", "null"], "format": "date-time"},
+            },
+        },
+        "FreezeRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["service", "reason"],
+            "properties": {
+                "service": {"type": "string", "pattern": rf"^\*$|{NAME_PATTERN}"},
+                "slo": {"type": "string", "pattern": NAME_PATTERN},
+                **_UNTIL,
+            },
+        },
+        "Exemption": {
+            "type": "object",
+            "required": ["id", "service", "reason", "created_at", "created_by", "until"],
+            "properties": {
+                "id": {"type": "string"},
+                "service": {"type": "string"},
+                "change_type": {"type": ["string", "null"]},
+                "deploy_id": {"type": ["string", "null"]},
+                "reason": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "created_by": {"type": "string"},
+                "until": {"type": "string", "format": "date-time"},
+            },
+        },
+        "ExemptionRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["service", "reason"],
+            "properties": {
+                "service": {"type": "string", "pattern": NAME_PATTERN},
+                "change_type": {"type": "string", "pattern": TOKEN_PATTERN},
+                "deploy_id": {"type": "string", "pattern": TOKEN_PATTERN},
+                **_UNTIL,
+            },
+        },
+        "FlaggerPayload": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string", "pattern": NAME_PATTERN},
+                "namespace": {"type": "string", "pattern": NAME_PATTERN},
+                "phase": {"type": "string"},
+                "checksum": {"type": "string"},
+                "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        },
+    }
+)
+
+
+def _list_of(name: str, key: str) -> dict[str, Any]:
+    return _json(
+        {"type": "object", "properties": {key: {"type": "array", "items": _ref(name)}}}, name + "s"
+    )
+
+
+_FLAGGER_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": _ref("FlaggerPayload")}},
+}
+_RELEASE_CONTROL_PATHS: dict[str, Any] = {
+    "/v1/decisions": {
+        "get": {
+            "summary": "The audit trail, newest first",
+            "parameters": [
+                {"name": "service", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "since",
+                    "in": "query",
+                    "schema": {"type": "string", "format": "date-time"},
+                },
+                {
+                    "name": "until",
+                    "in": "query",
+                    "schema": {"type": "string", "format": "date-time"},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                },
+                {"name": "before", "in": "query", "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "decisions": {"type": "array", "items": _ref("Decision")},
+                            "next_before": {"type": ["string", "null"]},
+                        },
+                    },
+                    "A page of decisions",
+                ),
+                "400": _ERROR,
+            },
+        }
+    },
+    "/v1/freezes": {
+        "get": {
+            "summary": "Active freezes",
+            "security": _ADMIN,
+            "responses": {"200": _list_of("Freeze", "freezes"), **_AUTH_ERRORS},
+        },
+        "post": {
+            "summary": "Freeze releases of a service (or * for all)",
+            "security": _ADMIN,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("FreezeRequest")}},
+            },
+            "responses": {
+                "201": _json(_ref("Freeze"), "Created"),
+                "400": _ERROR,
+                "413": _ERROR,
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/v1/freezes/{id}": {
+        "delete": {
+            "summary": "Lift a freeze",
+            "security": _ADMIN,
+            "parameters": _ID_PARAM,
+            "responses": {
+                "200": _json({"type": "object"}, "Lifted"),
+                "404": _ERROR,
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/v1/exemptions": {
+        "get": {
+            "summary": "Active exemptions",
+            "security": _ADMIN,
+            "responses": {"200": _list_of("Exemption", "exemptions"), **_AUTH_ERRORS},
+        },
+        "post": {
+            "summary": "Allow a change type or deploy despite budget or freezes, for a while",
+            "security": _ADMIN,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("ExemptionRequest")}},
+            },
+            "responses": {
+                "201": _json(_ref("Exemption"), "Created"),
+                "400": _ERROR,
+                "413": _ERROR,
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/v1/exemptions/{id}": {
+        "delete": {
+            "summary": "Revoke an exemption",
+            "security": _ADMIN,
+            "parameters": _ID_PARAM,
+            "responses": {
+                "200": _json({"type": "object"}, "Revoked"),
+                "404": _ERROR,
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/v1/gate/flagger": {
+        "post": {
+            "summary": "Flagger webhook: 200 proceeds, 403 halts",
+            "requestBody": _FLAGGER_BODY,
+            "responses": {
+                "200": _json(_ref("Decision"), "Proceed"),
+                "403": _json(_ref("Decision"), "Halt"),
+                "400": _ERROR,
+                "404": _ERROR,
+            },
+        }
+    },
+    "/v1/gate/flagger/rollback": {
+        "post": {
+            "summary": "Flagger rollback hook (inverted): 200 rolls back now",
+            "requestBody": _FLAGGER_BODY,
+            "responses": {
+                "200": _json(_ref("Decision"), "Roll back"),
+                "409": _json(_ref("Decision"), "Keep going"),
+                "400": _ERROR,
+                "404": _ERROR,
+            },
+        }
+    },
+    "/v1/gate/github": {
+        "post": {
+            "summary": "GitHub deployment_protection_rule webhook (X-Hub-Signature-256)",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "200": _json({"type": "object"}, "Decided and called back"),
+                "202": _json({"type": "object"}, "Event ignored"),
+                "400": _ERROR,
+                "401": _ERROR,
+                "403": _ERROR,
+                "404": _ERROR,
+                "502": _json({"type": "object"}, "Decided; the callback failed"),
+            },
+        }
+    },
+}
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     return {
@@ -238,6 +472,10 @@ def openapi_document() -> dict[str, Any]:
                     "responses": _GATE_RESPONSES,
                 },
             },
+            **_RELEASE_CONTROL_PATHS,
         },
-        "components": {"schemas": _SCHEMAS},
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
+        },
     }

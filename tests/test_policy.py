@@ -192,3 +192,75 @@ def test_explicit_exemption_passes_manual_freeze_for_its_deploy_only() -> None:
         [expired],
     )
     assert outcome.verdict is Verdict.DENY
+
+
+# --- The policy matrix: each reason code × deny / warn / exempt / frozen -------------------------
+
+SCENARIOS: dict[ReasonCode, SLOStatus] = {
+    ReasonCode.BUDGET_EXHAUSTED: status(0.0012, overrides={21600: 0.0001}),
+    ReasonCode.FAST_BURN: status(0.0001, overrides={300: 0.05, 3600: 0.05}),
+    ReasonCode.SLOW_BURN: status(0.0001, overrides={21600: 0.002, 3 * DAY: 0.002}),
+    ReasonCode.BUDGET_LOW: status(0.0008),
+    ReasonCode.NO_DATA: status(None),
+    ReasonCode.STALE_DATA: status(0.0001, age=1000.0),
+    ReasonCode.BACKEND_UNAVAILABLE: status(0.0001, age=1000.0, error="connection refused"),
+}
+DEFAULT_EFFECT = {
+    ReasonCode.BUDGET_EXHAUSTED: Verdict.DENY,
+    ReasonCode.FAST_BURN: Verdict.DENY,
+    ReasonCode.SLOW_BURN: Verdict.WARN,
+    ReasonCode.BUDGET_LOW: Verdict.WARN,
+    ReasonCode.NO_DATA: Verdict.WARN,
+    ReasonCode.STALE_DATA: Verdict.DENY,
+    ReasonCode.BACKEND_UNAVAILABLE: Verdict.DENY,
+}
+MATRIX_POLICY = Policy(max_staleness=90)
+
+
+@pytest.mark.parametrize("code", list(SCENARIOS))
+def test_matrix_each_scenario_gives_exactly_its_code(code: ReasonCode) -> None:
+    assert codes(SCENARIOS[code], MATRIX_POLICY) == [code]
+
+
+@pytest.mark.parametrize("code", list(SCENARIOS))
+def test_matrix_default_effect(code: ReasonCode) -> None:
+    assert verdict(SCENARIOS[code], MATRIX_POLICY)[0] is DEFAULT_EFFECT[code]
+
+
+@pytest.mark.parametrize("code", list(SCENARIOS))
+@pytest.mark.parametrize("effect", [Verdict.DENY, Verdict.WARN, Verdict.ALLOW])
+def test_matrix_configured_effect(code: ReasonCode, effect: Verdict) -> None:
+    deny = frozenset({code}) if effect is Verdict.DENY else frozenset()
+    warn = frozenset({code}) if effect is Verdict.WARN else frozenset()
+    if code in (ReasonCode.STALE_DATA, ReasonCode.BACKEND_UNAVAILABLE):
+        # Freshness failures follow the fail mode, not the deny/warn lists.
+        mode = FailMode.CLOSED if effect is Verdict.DENY else FailMode.OPEN
+        expected = Verdict.DENY if mode is FailMode.CLOSED else Verdict.WARN
+        policy = Policy(max_staleness=90, fail_mode=mode, deny=deny, warn=warn)
+    else:
+        expected, policy = effect, Policy(max_staleness=90, deny=deny, warn=warn)
+    assert verdict(SCENARIOS[code], policy)[0] is expected
+
+
+@pytest.mark.parametrize("code", list(SCENARIOS))
+def test_matrix_exempt_change_type(code: ReasonCode) -> None:
+    result, found = verdict(SCENARIOS[code], MATRIX_POLICY, change_type="security")
+    if DEFAULT_EFFECT[code] is Verdict.DENY:
+        assert (result, found) == (Verdict.ALLOW, [code, ReasonCode.EXEMPTED])
+    else:
+        assert (result, found) == (DEFAULT_EFFECT[code], [code])
+
+
+@pytest.mark.parametrize("code", list(SCENARIOS))
+def test_matrix_frozen(code: ReasonCode) -> None:
+    freeze = Freeze("f1", "checkout", "incident", NOW - 60, "alice")
+    for change_type in ("", "security"):
+        outcome = decide(
+            GateRequest("checkout", change_type=change_type),
+            [SCENARIOS[code]],
+            lambda _s: MATRIX_POLICY,
+            NOW,
+            [freeze],
+        )
+        assert outcome.verdict is Verdict.DENY
+        assert [r.code for r in outcome.reasons] == [code, ReasonCode.FROZEN]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -126,3 +128,75 @@ async def run_cli(*args: str) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+class ServeProcess:
+    """`slogate serve` as a real process on a free loopback port (for signals and crashes)."""
+
+    def __init__(
+        self,
+        prometheus_url: str,
+        specs: Path,
+        store: Path,
+        *,
+        config: Path | None = None,
+        interval: str = "1s",
+    ) -> None:
+        self.args = [
+            sys.executable,
+            "-m",
+            "slogate.cli",
+            "serve",
+            "--specs",
+            str(specs),
+            "--prometheus-url",
+            prometheus_url,
+            "--store",
+            str(store),
+            "--interval",
+            interval,
+        ]
+        if config is not None:
+            self.args += ["--config", str(config)]
+        self.log = store.with_suffix(".log")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.port = free_port()
+        env = {**os.environ, "SLOGATE_ADMIN_TOKEN": ADMIN_TOKEN}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: ASYNC220 (spawning does not block)
+                [*self.args, "--listen", f"127.0.0.1:{self.port}"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        async with httpx.AsyncClient(timeout=2) as http:
+            for _ in range(300):
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"slogate exited: {self.log.read_text()[-3000:]}")
+                try:
+                    if (await http.get(f"{self.url}/readyz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"slogate not ready: {self.log.read_text()[-3000:]}")
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, sig)
+
+    def wait(self, timeout: float = 30) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from slogate.api import create_app
+from slogate.config import parse_config
+from slogate.engine import Engine, SpecSource
+from slogate.metrics import Telemetry
+from slogate.openapi import openapi_document
+from slogate.prometheus import PrometheusClient
+from slogate.releases import ReleaseControl
+from slogate.sqlite_store import SQLiteStore
+
+
+async def test_openapi_documents_every_route(tmp_path: Path) -> None:
+    client = PrometheusClient("http://127.0.0.1:1")
+    engine = Engine(parse_config(""), SpecSource(tmp_path), client)
+    app = create_app(
+        engine, Telemetry(lambda: engine.snapshot), ReleaseControl(SQLiteStore(tmp_path / "x.db"))
+    )
+    routes = {
+        (route.resource.canonical, route.method.lower())
+        for route in app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    paths = openapi_document()["paths"]
+    documented = {(path, method) for path, ops in paths.items() for method in ops}
+    assert routes == documented
+    await client.aclose()

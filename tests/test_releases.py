@@ -1,0 +1,108 @@
+"""Automatic halts with hysteresis, and overrides that become visible only once durable."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from slogate.config import parse_config
+from slogate.model import SLO, EventsSLI, SpecOrigin
+from slogate.overrides import FreezeKind
+from slogate.policy import GateRequest, ReasonCode, Verdict, decide
+from slogate.releases import ReleaseControl
+from slogate.snapshot import SLOStatus, Snapshot
+from slogate.sqlite_store import SQLiteStore
+from slogate.windows import DAY, google_windows
+
+NOW = 1_800_000_000.0
+SLO_ = SLO(
+    id="search-availability",
+    service="search",
+    name="availability",
+    objective=99.9,
+    sli=EventsSLI("e[{{.window}}]", "t[{{.window}}]"),
+    windows=google_windows(30 * DAY),
+    origin=SpecOrigin("t.yml", "prometheus/v1"),
+)
+POLICY = parse_config("")  # recovery threshold 5%
+
+
+def snapshot_with_remaining(remaining: float | None, error: str | None = None) -> Snapshot:
+    ratio = None if remaining is None else (1 - remaining) * SLO_.error_budget
+    status = SLOStatus(SLO_, {w: ratio for w in SLO_.windows.windows}, NOW, NOW, error)
+    return Snapshot({SLO_.id: status}, NOW)
+
+
+@pytest.fixture
+async def control(tmp_path: Path) -> AsyncIterator[ReleaseControl]:
+    store = SQLiteStore(tmp_path / "s.db")
+    await store.open()
+    yield ReleaseControl(store, clock=lambda: NOW)
+    await store.close()
+
+
+def halted(control: ReleaseControl) -> bool:
+    return any(f.kind is FreezeKind.SYSTEM and f.service == "search" for f in control.freezes())
+
+
+async def test_halt_hysteresis_around_zero(control: ReleaseControl) -> None:
+    sequence = [
+        (0.10, False),  # healthy
+        (0.00, True),  # exhausted: halt
+        (0.03, True),  # recovering but under the 5% threshold: stays halted (no flapping)
+        (-0.02, True),
+        (0.049, True),  # just under the threshold: still halted
+        (0.051, False),  # above it: lifted
+        (0.02, False),  # low again but not exhausted: no new halt
+        (-0.01, True),
+    ]
+    for remaining, expected in sequence:
+        await control.apply_halts(snapshot_with_remaining(remaining), POLICY.policy)
+        assert halted(control) is expected, remaining
+
+
+async def test_no_fresh_data_changes_nothing(control: ReleaseControl) -> None:
+    await control.apply_halts(snapshot_with_remaining(-0.5), POLICY.policy)
+    await control.apply_halts(snapshot_with_remaining(0.9, error="backend down"), POLICY.policy)
+    await control.apply_halts(snapshot_with_remaining(None), POLICY.policy)
+    assert halted(control)
+
+
+async def test_halt_denies_with_frozen_until_recovered(control: ReleaseControl) -> None:
+    await control.apply_halts(snapshot_with_remaining(-0.1), POLICY.policy)
+    status = snapshot_with_remaining(0.03).statuses[SLO_.id]
+    outcome = decide(
+        GateRequest("search"), [status], POLICY.policy.resolver("search"), NOW, control.freezes()
+    )
+    assert outcome.verdict is Verdict.DENY
+    assert [r.code for r in outcome.reasons] == [ReasonCode.BUDGET_LOW, ReasonCode.FROZEN]
+    assert "lifted automatically once above 5%" in outcome.reasons[-1].message
+
+
+async def test_halts_and_overrides_survive_a_restart(control: ReleaseControl) -> None:
+    await control.apply_halts(snapshot_with_remaining(-0.1), POLICY.policy)
+    manual = await control.add_freeze("*", "holidays", "alice")
+    exemption = await control.add_exemption(
+        "search", "CVE fix", "bob", until=NOW + 3600, change_type="security"
+    )
+    reborn = ReleaseControl(control.store, clock=lambda: NOW)
+    await reborn.load()
+    assert {f.id for f in reborn.freezes()} == {f.id for f in control.freezes()}
+    assert manual in reborn.freezes()
+    assert reborn.exemptions() == [exemption]
+
+
+async def test_system_halt_of_a_removed_slo_is_lifted(control: ReleaseControl) -> None:
+    await control.apply_halts(snapshot_with_remaining(-0.1), POLICY.policy)
+    await control.apply_halts(Snapshot({}, NOW), POLICY.policy)
+    assert not halted(control)
+
+
+async def test_expired_overrides_stop_applying(control: ReleaseControl, tmp_path: Path) -> None:
+    freeze = await control.add_freeze("search", "deploy window closed", "alice", until=NOW + 10)
+    assert freeze in control.freezes()
+    later = ReleaseControl(control.store, clock=lambda: NOW + 11)
+    await later.load()
+    assert later.freezes() == []
