@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import secrets
 import shutil
 import socket
 import sys
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from slogate.auth import ENV_TOKEN
 from slogate.config import parse_config
 from slogate.engine import SpecSource
 from slogate.localprom import LocalPrometheus, backfill, free_port
@@ -73,8 +76,9 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _banner(listen: str, prometheus: str) -> str:
+def _banner(listen: str, prometheus: str, token: str) -> str:
     base = f"http://{listen}"
+    auth = f"-H 'Authorization: Bearer {token}'"
     return f"""
 slogate demo: Prometheus with 32 days of history on {prometheus}, slogate on {base}
 
@@ -90,6 +94,12 @@ Try:
   curl -s '{base}/metrics' | grep slogate_slo_burn_rate
   slogate status --url {base}
   slogate check --service payments --url {base}; echo "exit $?"
+
+Release control (admin token for this demo: {token}):
+  curl -s {auth} -X POST {base}/v1/freezes -d '{{"service": "checkout", "reason": "demo freeze", "duration": "1h"}}'
+  curl -s '{base}/v1/gate?service=checkout'          # deny: frozen
+  curl -s {auth} {base}/v1/freezes                   # the manual freeze, and search's automatic halt
+  curl -s '{base}/v1/decisions?limit=5'
 
 Ctrl-C stops slogate and Prometheus.
 """
@@ -117,15 +127,18 @@ async def _run(
                 "prometheus.url": prometheus.url,
                 "server.listen": listen,
                 "evaluation.interval": interval,
+                "store.path": str(workdir / "slogate.db"),
             },
         )
+        token = os.environ.get(ENV_TOKEN) or f"demo-{secrets.token_hex(12)}"
+        os.environ[ENV_TOKEN] = token
         ready = asyncio.Event()
         server = asyncio.create_task(serve(config, SpecSource(specs, LoadOptions()), ready=ready))
         await asyncio.wait(
             [server, asyncio.create_task(ready.wait())], return_when=asyncio.FIRST_COMPLETED
         )
         if not server.done():
-            print(_banner(listen, prometheus.url), flush=True)
+            print(_banner(listen, prometheus.url, token), flush=True)
         await server
     finally:
         prometheus.stop()

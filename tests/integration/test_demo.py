@@ -1,0 +1,78 @@
+"""The README's first command: `slogate demo` comes up with the promised verdicts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from slogate.localprom import free_port
+
+from ..conftest import DEMO_SPECS
+
+PROMISED = {
+    "checkout": "allow",
+    "payments": "deny",
+    "search": "deny",
+    "catalog": "warn",
+    "recommendations": "warn",
+    "notifications": "warn",
+}
+
+
+async def test_demo_serves_the_promised_verdicts(tmp_path: Path) -> None:
+    port, prometheus_port = free_port(), free_port()
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "slogate.cli",
+            "demo",
+            "--specs",
+            str(DEMO_SPECS),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--prometheus-port",
+            str(prometheus_port),
+            "--workdir",
+            str(tmp_path / "work"),
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "SLOGATE_ADMIN_TOKEN": ""},
+        )
+    try:
+        deadline = time.monotonic() + 120
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            while True:
+                assert process.returncode is None, log.read_text()
+                try:
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, log.read_text()
+                await asyncio.sleep(0.5)
+            verdicts = {
+                s: (await http.get("/v1/gate", params={"service": s})).json()["decision"]
+                for s in PROMISED
+            }
+            assert verdicts == PROMISED
+        banner = log.read_text()
+        assert f"curl -s 'http://127.0.0.1:{port}/v1/gate?service=payments'" in banner
+        assert "admin token for this demo: demo-" in banner
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            await asyncio.wait_for(process.wait(), 30)
+    async with httpx.AsyncClient(timeout=2) as http:  # the demo stopped its Prometheus too
+        try:
+            await http.get(f"http://127.0.0.1:{prometheus_port}/-/ready")
+            raise AssertionError("the demo's Prometheus is still running")
+        except httpx.ConnectError:
+            pass
