@@ -18,6 +18,7 @@ from slogate.engine import Engine, ReloadResult
 from slogate.gate import UnknownServiceError
 from slogate.metrics import Telemetry
 from slogate.openapi import openapi_document
+from slogate.paging import Pager
 from slogate.policy import GateRequest
 from slogate.releases import ReleaseControl
 from slogate.store import DecisionQuery
@@ -96,6 +97,45 @@ async def decisions(request: web.Request) -> web.Response:
     return json_response({"decisions": page, "next_before": following})
 
 
+PAGER = web.AppKey("pager", Pager)
+NOTIFICATION_STATES = ("pending", "delivered", "failed", "expired")
+
+
+async def incidents(request: web.Request) -> web.Response:
+    """Open incidents (one per SLO and severity) and when they opened."""
+    pager = request.app[PAGER]
+    body = [
+        {**item.doc, "opened_at": rfc3339(item.opened_at)}
+        for _, item in sorted(pager.open.items(), key=lambda kv: kv[1].opened_at)
+    ]
+    return json_response({"incidents": body})
+
+
+async def notifications(request: web.Request) -> web.Response:
+    """The outbox by state: what is waiting, delivered, or given up on (and why)."""
+    state = request.query.get("state", "pending")
+    if state not in NOTIFICATION_STATES:
+        raise BadRequestError("state", f"state must be one of {', '.join(NOTIFICATION_STATES)}")
+    entries = await request.app[PAGER].store.notifications(state)
+    body = [
+        {
+            "id": e.id,
+            "sink": e.sink,
+            "action": e.action,
+            "dedup_key": e.dedup_key,
+            "summary": e.incident.get("summary"),
+            "at": rfc3339(e.at),
+            "attempts": e.attempts,
+            "next_attempt_at": rfc3339(e.next_attempt_at) if e.state == "pending" else None,
+            "last_error": e.last_error,
+            "state": e.state,
+            "finished_at": rfc3339(e.finished_at),
+        }
+        for e in entries
+    ]
+    return json_response({"notifications": body})
+
+
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "alive"})
 
@@ -159,6 +199,7 @@ def create_app(
     *,
     tokens: AdminTokens | None = None,
     secrets: Secrets | None = None,
+    pager: Pager | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[errors_middleware, admin_api.auth_middleware],
@@ -169,6 +210,10 @@ def create_app(
     app[CONTROL] = control
     app[TOKENS] = tokens or AdminTokens({})
     app[SECRETS] = secrets or Secrets()
+    if pager is not None:
+        app[PAGER] = pager
+        app.router.add_get("/v1/incidents", incidents)
+        app.router.add_get("/v1/notifications", notifications)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

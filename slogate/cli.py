@@ -14,13 +14,14 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from slogate import __version__
-from slogate.config import Config
+from slogate import __version__, generate
+from slogate.config import Config, RouteConfig, SinkConfig
 from slogate.durations import parse_duration
 from slogate.engine import ConfigSource, SpecSource
 from slogate.errors import AlertWindowsError, ConfigError
@@ -95,6 +96,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
 # --- serve ----------------------------------------------------------------------------------------
 
 
+def with_alertmanager(config: Config, url: str) -> Config:
+    """`--alertmanager-url`: one more sink, named `alertmanager`, getting every incident."""
+    notifications = config.notifications
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"--alertmanager-url must be an http(s) URL, got {url!r}")
+    sink = SinkConfig(name="alertmanager", type="alertmanager", url=url)
+    routes = notifications.routes
+    if routes:
+        routes = (*routes, RouteConfig(sinks=("alertmanager",)))
+    sinks = (*(s for s in notifications.sinks if s.name != "alertmanager"), sink)
+    return replace(config, notifications=replace(notifications, sinks=sinks, routes=routes))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from slogate.server import serve
 
@@ -109,6 +123,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         },
     )
     config = source.load()
+    if args.alertmanager_url:
+        config = with_alertmanager(config, args.alertmanager_url)
     if not config.specs.path:
         raise ConfigError("no specs: pass --specs DIR or set specs.path")
     options = load_options(args.slo_period_windows_path, args.default_slo_period, config)
@@ -253,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="slogate.yaml (policy, backend, server)")
     serve.add_argument("--interval", help="evaluation interval (default 30s)")
     serve.add_argument(
+        "--alertmanager-url", help="page through this Alertmanager (API v2), for every service"
+    )
+    serve.add_argument(
         "--store", help="SQLite file for the audit trail and freezes (default slogate.db)"
     )
     _add_spec_options(serve)
@@ -283,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--url", default=os.environ.get("SLOGATE_URL", DEFAULT_URL))
     status.add_argument("--timeout", type=float, default=10.0)
     status.set_defaults(func=cmd_status)
+
+    generate.add_parser(sub)
 
     demo = sub.add_parser("demo", help="run slogate on a local Prometheus with generated history")
     demo.add_argument("--specs", default="slo_specs")

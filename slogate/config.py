@@ -11,6 +11,11 @@ and the key, so a typo never silently changes what blocks a release. Pure: parse
     flagger:      {services: {"NAMESPACE/NAME": SERVICE}}
     github:       {api_url, webhook_secret_file, token_file,
                    services: {"OWNER/REPO[:ENV]": SERVICE}}
+    notifications:
+      base_url, ttl, retry_initial, retry_max
+      sinks:      [{name, type: alertmanager|pagerduty|opsgenie|slack|webhook,
+                    url | url_env | url_file, secret_env | secret_file}]
+      routes:     [{match: {service: GLOB, slo: GLOB, severity: page|ticket}, sinks: [NAME]}]
     policy:
       default:    {deny, warn, budget_low_threshold, max_staleness, fail_mode,
                    exempt_change_types, recovery_threshold}
@@ -110,6 +115,60 @@ class PolicyConfig:
         return lambda slo: self.for_slo(service, slo.name if slo else "")
 
 
+SINK_TYPES = ("alertmanager", "pagerduty", "opsgenie", "slack", "webhook")
+# Which sink types need a secret (routing key, API key, HMAC secret) and which a URL.
+_NEEDS_SECRET = {"pagerduty", "opsgenie", "webhook"}
+_NEEDS_URL = {"alertmanager", "slack", "webhook"}
+
+
+@dataclass(frozen=True, slots=True)
+class SinkConfig:
+    """One notification sink. Secrets are named (env var or file), never written here."""
+
+    name: str
+    type: str
+    url: str = ""
+    url_env: str = ""
+    url_file: str = ""
+    secret_env: str = ""
+    secret_file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RouteConfig:
+    service: str = "*"
+    slo: str = "*"
+    severity: str = ""
+    sinks: tuple[str, ...] = ()
+
+    def matches(self, service: str, slo: str, severity: str) -> bool:
+        return (
+            fnmatch.fnmatchcase(service, self.service)
+            and fnmatch.fnmatchcase(slo, self.slo)
+            and self.severity in ("", severity)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsConfig:
+    sinks: tuple[SinkConfig, ...] = ()
+    routes: tuple[RouteConfig, ...] = ()
+    base_url: str = ""
+    ttl: float = 86_400.0
+    retry_initial: float = 1.0
+    retry_max: float = 300.0
+
+    def sinks_for(self, service: str, slo: str, severity: str) -> tuple[str, ...]:
+        """Sink names an incident goes to: every matching route's, or all sinks without routes."""
+        if not self.routes:
+            return tuple(s.name for s in self.sinks)
+        names: list[str] = []
+        for route in self.routes:
+            if route.matches(service, slo, severity):
+                names += [n for n in route.sinks if n not in names]
+        return tuple(names)
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
@@ -120,6 +179,7 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     flagger: FlaggerConfig = field(default_factory=FlaggerConfig)
     github: GitHubConfig = field(default_factory=GitHubConfig)
+    notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     source: str = ""
 
 
@@ -234,7 +294,10 @@ def _policy(section: _Section, base: Policy) -> Policy:
 
 
 def _one_of(enum: Any) -> Callable[[str], str | None]:
-    values = [e.value for e in enum]
+    return _one_of_values([e.value for e in enum])
+
+
+def _one_of_values(values: Any) -> Callable[[str], str | None]:
     return lambda v: None if v in values else f"must be one of {', '.join(values)}"
 
 
@@ -296,7 +359,17 @@ def parse_config(
         "",
         source,
         frozenset(
-            {"prometheus", "evaluation", "specs", "server", "policy", "store", "flagger", "github"}
+            {
+                "prometheus",
+                "evaluation",
+                "specs",
+                "server",
+                "policy",
+                "store",
+                "flagger",
+                "github",
+                "notifications",
+            }
         ),
     )
     prom = root.section(
@@ -347,5 +420,74 @@ def parse_config(
             token_file=github.get("token_file", str, ""),
             services=github.string_map("services"),
         ),
+        notifications=_notifications(root),
         source=source,
+    )
+
+
+_SINK_KEYS = frozenset({"name", "type", "url", "url_env", "url_file", "secret_env", "secret_file"})
+
+
+def _sink(section: _Section) -> SinkConfig:
+    name = section.get("name", str, "")
+    if not name:
+        raise section.error("name", "is required")
+    kind = section.get("type", str, "", _one_of_values(SINK_TYPES))
+    if not kind:
+        raise section.error("type", f"is required (one of {', '.join(SINK_TYPES)})")
+    sink = SinkConfig(
+        name=name,
+        type=kind,
+        url=section.get("url", str, "", _http_url),
+        url_env=section.get("url_env", str, ""),
+        url_file=section.get("url_file", str, ""),
+        secret_env=section.get("secret_env", str, ""),
+        secret_file=section.get("secret_file", str, ""),
+    )
+    if kind in _NEEDS_URL and not (sink.url or sink.url_env or sink.url_file):
+        raise section.error("url", f"a {kind} sink needs url, url_env or url_file")
+    if kind in _NEEDS_SECRET and not (sink.secret_env or sink.secret_file):
+        raise section.error("secret_env", f"a {kind} sink needs secret_env or secret_file")
+    return sink
+
+
+def _notifications(root: _Section) -> NotificationsConfig:
+    section = root.section(
+        "notifications",
+        frozenset({"sinks", "routes", "base_url", "ttl", "retry_initial", "retry_max"}),
+    )
+    sinks: list[SinkConfig] = []
+    for index, raw in enumerate(section.get("sinks", list, [])):
+        sink = _sink(_Section(raw, f"notifications.sinks[{index}]", root.source, _SINK_KEYS))
+        if sink.name in {s.name for s in sinks}:
+            raise ConfigError(
+                f"{root.source}: notifications.sinks[{index}].name: {sink.name!r} repeated"
+            )
+        sinks.append(sink)
+    names = {s.name for s in sinks}
+    routes = []
+    for index, raw in enumerate(section.get("routes", list, [])):
+        route = _Section(
+            raw, f"notifications.routes[{index}]", root.source, frozenset({"match", "sinks"})
+        )
+        match = route.section("match", frozenset({"service", "slo", "severity"}))
+        targets = sorted(route.strings("sinks", frozenset()))
+        for target in targets:
+            if target not in names:
+                raise route.error("sinks", f"unknown sink {target!r}")
+        routes.append(
+            RouteConfig(
+                service=match.get("service", str, "*"),
+                slo=match.get("slo", str, "*"),
+                severity=match.get("severity", str, "", _one_of_values(("page", "ticket"))),
+                sinks=tuple(targets),
+            )
+        )
+    return NotificationsConfig(
+        sinks=tuple(sinks),
+        routes=tuple(routes),
+        base_url=section.get("base_url", str, "", _http_url),
+        ttl=section.duration("ttl", 86_400.0),
+        retry_initial=section.duration("retry_initial", 1.0),
+        retry_max=section.duration("retry_max", 300.0),
     )

@@ -17,6 +17,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -43,9 +44,11 @@ DEMO_TRAFFIC = (
 )
 
 
-def write_history(workdir: Path, anchor: float, end: float = 0.0) -> Path:
-    """Backfill `HISTORY` of demo traffic ending `end` seconds after `anchor`; returns data dir."""
-    text = openmetrics(DEMO_TRAFFIC, anchor=anchor, start=-HISTORY, end=end, tiers=TIERS)
+def write_history(
+    workdir: Path, anchor: float, end: float = 0.0, traffic: Sequence[Traffic] = DEMO_TRAFFIC
+) -> Path:
+    """Backfill `HISTORY` of `traffic` ending `end` seconds after `anchor`; returns data dir."""
+    text = openmetrics(traffic, anchor=anchor, start=-HISTORY, end=end, tiers=TIERS)
     source = workdir / "history.om"
     source.write_text(text, encoding="utf-8")
     data = workdir / "data"
@@ -96,9 +99,10 @@ Try:
   slogate check --service payments --url {base}; echo "exit $?"
 
 Release control (admin token for this demo: {token}):
-  curl -s {auth} -X POST {base}/v1/freezes -d '{{"service": "checkout", "reason": "demo freeze", "duration": "1h"}}'
+  curl -s {auth} -X POST {base}/v1/freezes \\
+       -d '{{"service": "checkout", "reason": "demo freeze", "duration": "1h"}}'
   curl -s '{base}/v1/gate?service=checkout'          # deny: frozen
-  curl -s {auth} {base}/v1/freezes                   # the manual freeze, and search's automatic halt
+  curl -s {auth} {base}/v1/freezes    # the manual freeze, and search's automatic halt
   curl -s '{base}/v1/decisions?limit=5'
 
 Ctrl-C stops slogate and Prometheus.

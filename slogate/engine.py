@@ -154,9 +154,8 @@ class Engine:
             previous, slos = self.snapshot, self.slos
             at = round(self.clock(), 3)
             try:
-                snapshot = await asyncio.wait_for(
-                    self.evaluator.evaluate(slos, previous, at), self.cycle_timeout
-                )
+                async with asyncio.timeout(self.cycle_timeout):
+                    snapshot = await self.evaluator.evaluate(slos, previous, at)
             except TimeoutError:
                 message = f"evaluation cycle timed out after {self.cycle_timeout:g}s"
                 log.error(message)

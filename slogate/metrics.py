@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 from slogate.durations import format_duration
 from slogate.gate import Decision
 from slogate.overrides import FreezeKind
+from slogate.paging import Pager
 from slogate.releases import ReleaseControl
 from slogate.snapshot import Snapshot
 
@@ -98,6 +99,31 @@ class OverridesCollector(Collector):
         yield from (freezes, exemptions)
 
 
+class OutboxCollector(Collector):
+    """Notifications waiting for their sink's acknowledgement."""
+
+    def __init__(self, pager: Pager) -> None:
+        self.pager = pager
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        depth = GaugeMetricFamily(
+            "slogate_notification_outbox_depth",
+            "Notifications not yet acknowledged, by sink.",
+            labels=["sink"],
+        )
+        for sink, count in sorted(self.pager.depth().items()):
+            depth.add_metric([sink], count)
+        incidents = GaugeMetricFamily(
+            "slogate_incidents_open", "Open incidents by severity.", labels=["severity"]
+        )
+        counts = {"page": 0, "ticket": 0}
+        for _slo, severity in self.pager.open:
+            counts[severity.value] += 1
+        for name, count in counts.items():
+            incidents.add_metric([name], count)
+        yield from (depth, incidents)
+
+
 class Telemetry:
     """The metric registry of one slogate process."""
 
@@ -108,11 +134,14 @@ class Telemetry:
         clock: Callable[[], float] = time.time,
         registry: CollectorRegistry | None = None,
         control: ReleaseControl | None = None,
+        pager: Pager | None = None,
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self.registry.register(SnapshotCollector(current, clock))
         if control is not None:
             self.registry.register(OverridesCollector(control))
+        if pager is not None:
+            self.registry.register(OutboxCollector(pager))
         self.decisions = Counter(
             "slogate_gate_decisions",
             "Gate decisions by service and verdict.",
@@ -162,6 +191,9 @@ class Telemetry:
     def observe_reload(self, kind: str, ok: bool) -> None:
         self.reload_success.labels(kind).set(1 if ok else 0)
         self.reloads.labels(kind, "success" if ok else "failure").inc()
+
+    def observe_notification(self, sink: str, outcome: str) -> None:
+        self.notifications.labels(sink, outcome).inc()
 
     def observe_decision(self, decision: Decision) -> None:
         self.decisions.labels(decision.request.service, decision.verdict.value).inc()

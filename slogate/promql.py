@@ -276,7 +276,7 @@ _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", 
                "\v": "\\v"}  # fmt: skip
 
 
-def _go_quote(text: str, quote: str = '"') -> str:
+def go_quote(text: str, quote: str = '"') -> str:
     """Go's `strconv.Quote` (or `QuoteRune` with `quote="'"`)."""
     out = [quote]
     for ch in text:
@@ -303,7 +303,7 @@ def _go_quote(text: str, quote: str = '"') -> str:
 
 def _go_rune(ch: str) -> str:
     """Go's `%q` of a rune; the empty string stands for end of input (Go's -1)."""
-    return _go_quote(ch or "\ufffd", "'")
+    return go_quote(ch or "\ufffd", "'")
 
 
 def _go_unicode(ch: str) -> str:
@@ -312,7 +312,7 @@ def _go_unicode(ch: str) -> str:
     return f"{text} '{ch}'" if ch.isprintable() else text
 
 
-def _go_float(value: float) -> str:
+def go_float(value: float) -> str:
     """Go's `fmt.Sprint(float64)` (`%g`, shortest): exponent form below 1e-4 and from 1e6."""
     if math.isnan(value):
         return "NaN"
@@ -511,9 +511,9 @@ def _describe(tok: _Token) -> str:
     if kind in _AGGREGATORS:
         return f"<aggr:{val}>"
     if kind in (_T.IDENTIFIER, _T.METRIC_IDENTIFIER) or _byte_len(val) <= 10:
-        text = _go_quote(val)
+        text = go_quote(val)
     else:
-        text = _go_quote(val[:10]) + "..."
+        text = go_quote(val[:10]) + "..."
     return text if kind in _PUNCTUATION else f"{_KIND_DESC[kind]} {text}"
 
 
@@ -799,14 +799,14 @@ class _Lexer:
         if self._accept_remaining_duration():
             self._backup()
             return self._emit(_T.DURATION)
-        text = _go_quote(self.text[self.start : self.pos])
+        text = go_quote(self.text[self.start : self.pos])
         raise self._error(f"bad number or duration syntax: {text}")
 
     def _duration(self) -> _Token:
         if self._scan_number():
             raise self._error("missing unit character in duration")
         if not self._accept_remaining_duration():
-            raise self._error(f"bad duration syntax: {_go_quote(self.text[self.start : self.pos])}")
+            raise self._error(f"bad duration syntax: {go_quote(self.text[self.start : self.pos])}")
         self._backup()
         return self._emit(_T.DURATION)
 
@@ -862,7 +862,7 @@ def _parse_number(text: str) -> float:
         if not math.isinf(value):
             return value
         reason = "value out of range"
-    quoted = _go_quote(text)
+    quoted = go_quote(text)
     raise ValueError(f"error parsing number: strconv.ParseFloat: parsing {quoted}: {reason}")
 
 
@@ -877,7 +877,7 @@ def _parse_duration(text: str) -> float:
     """`model.ParseDuration` (prometheus/common 0.44) plus the parser's "> 0" rule, in seconds."""
     if text == "0":
         raise ValueError("duration must be greater than 0")
-    invalid = f"not a valid duration string: {_go_quote(text)}"
+    invalid = f"not a valid duration string: {go_quote(text)}"
     millis, last_unit, pos = 0, 0, 0
     while pos < len(text):
         match = _DURATION_PART.match(text, pos)
@@ -886,7 +886,7 @@ def _parse_duration(text: str) -> float:
         if not number or not unit or int(number) >= 2**64:  # strconv.ParseUint fails
             raise ValueError(invalid)
         if unit not in _DURATION_UNIT:
-            raise ValueError(f"unknown unit {_go_quote(unit)} in duration {_go_quote(text)}")
+            raise ValueError(f"unknown unit {go_quote(unit)} in duration {go_quote(text)}")
         order, mult = _DURATION_UNIT[unit]
         if order <= last_unit:
             raise ValueError(invalid)
@@ -1663,7 +1663,7 @@ class _Parser:
         self.advance()  # (
         args = self.call_args()
         if name.val not in FUNCTIONS:
-            self.fail(name.pos, f"unknown function with name {_go_quote(name.val)}")
+            self.fail(name.pos, f"unknown function with name {go_quote(name.val)}")
         return self.node(Call(name.val, args), name.pos)
 
     def call_args(self) -> tuple[Expr, ...]:
@@ -1820,7 +1820,7 @@ class _Checker:
             matching = dataclasses.replace(matching, card="many-to-many")
         if matching.on and set(matching.matching_labels) & set(matching.include):
             label = next(x for x in matching.matching_labels if x in matching.include)
-            message = f"label {_go_quote(label)} must not occur in ON and GROUP clause at once"
+            message = f"label {go_quote(label)} must not occur in ON and GROUP clause at once"
             self.parser.fail(op_pos, message)
         for side, side_type in ((node.lhs, ltype), (node.rhs, rtype)):
             if side_type not in ("scalar", "vector"):
@@ -1841,7 +1841,7 @@ class _Checker:
     def call(self, node: Expr) -> tuple[Expr, ValueType]:
         assert isinstance(node, Call)
         sig = FUNCTIONS[node.func]
-        wanted, got, name = len(sig.arg_types), len(node.args), _go_quote(node.func)
+        wanted, got, name = len(sig.arg_types), len(node.args), go_quote(node.func)
         if sig.variadic == 0 and wanted != got:
             self.fail_at(node, f"expected {wanted} argument(s) in call to {name}, got {got}")
         if sig.variadic and wanted - 1 > got:
@@ -1892,8 +1892,8 @@ class _Checker:
                 if matcher.name == "__name__":
                     self.fail_at(
                         node,
-                        f"metric name must not be set twice: {_go_quote(node.name)} "
-                        f"or {_go_quote(matcher.value)}",
+                        f"metric name must not be set twice: {go_quote(node.name)} "
+                        f"or {go_quote(matcher.value)}",
                     )
         elif all(_matches_empty(matcher) for matcher in node.matchers):
             self.fail_at(node, "vector selector must contain at least one non-empty matcher")
@@ -1933,7 +1933,7 @@ def _format_selector(node: VectorSelector) -> str:
     name = node.name or ""
     if not node.matchers:
         return name or "{}"
-    inner = ",".join(f"{m.name}{m.op}{_go_quote(m.value)}" for m in node.matchers)
+    inner = ",".join(f"{m.name}{m.op}{go_quote(m.value)}" for m in node.matchers)
     return f"{name}{{{inner}}}"
 
 
@@ -1961,9 +1961,9 @@ def format_expr(expr: Expr) -> str:
     match expr:
         case NumberLiteral(value=value):
             # Go prints "+Inf", which would re-parse as a unary plus (wrong in front of `^`).
-            return "Inf" if value == math.inf else _go_float(value)
+            return "Inf" if value == math.inf else go_float(value)
         case StringLiteral(value=value):
-            return _go_quote(value)
+            return go_quote(value)
         case VectorSelector():
             return _format_selector(expr) + _modifiers(expr.offset_seconds, expr.at)
         case MatrixSelector(vector=vector, range_seconds=range_seconds):

@@ -54,6 +54,10 @@ class ReleaseControl:
         now = self.clock()
         return [e for e in self._exemptions.values() if e.active(now)]
 
+    def halted(self) -> set[tuple[str, str]]:
+        """(service, SLO) pairs under an automatic halt."""
+        return {(f.service, f.slo) for f in self.freezes() if f.kind is FreezeKind.SYSTEM}
+
     def freeze(self, freeze_id: str) -> Freeze | None:
         return self._freezes.get(freeze_id)
 

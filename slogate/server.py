@@ -8,6 +8,8 @@ import contextlib
 import logging
 import os
 import signal
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +22,21 @@ from slogate.config import Config
 from slogate.engine import ConfigSource, Engine, SpecSource
 from slogate.errors import ConfigError
 from slogate.metrics import Telemetry
+from slogate.paging import Pager
 from slogate.prometheus import PrometheusClient
 from slogate.releases import ReleaseControl
 from slogate.reload import watch
 from slogate.scheduler import start_scheduler
+from slogate.sinks import (
+    OPSGENIE_URL,
+    PAGERDUTY_URL,
+    AlertmanagerSink,
+    OpsgenieSink,
+    PagerDutySink,
+    Sink,
+    SlackSink,
+    WebhookSink,
+)
 from slogate.snapshot import Snapshot
 from slogate.sqlite_store import SQLiteStore
 from slogate.web import Secrets
@@ -46,7 +59,7 @@ class Listen:
 
 def read_secret(env: str, path: str) -> str:
     """A secret from the environment variable `env`, else from the file `path` (first line)."""
-    if value := os.environ.get(env, "").strip():
+    if env and (value := os.environ.get(env, "").strip()):
         return value
     if not path:
         return ""
@@ -72,6 +85,35 @@ def backend_client(config: Config) -> PrometheusClient:
     )
 
 
+def build_sinks(config: Config) -> dict[str, Sink]:
+    """The configured sinks, their secrets read from env or files (never from the config)."""
+    notifications = config.notifications
+    resend = 4 * max(config.interval, 60.0)  # as Prometheus: alerts outlive a few missed re-sends
+    sinks: dict[str, Sink] = {}
+    for sink in notifications.sinks:
+        url = sink.url or read_secret(sink.url_env or "-", sink.url_file)
+        secret = read_secret(sink.secret_env or "-", sink.secret_file)
+        if sink.type in ("pagerduty", "opsgenie", "webhook") and not secret:
+            raise ConfigError(
+                f"sink {sink.name}: its secret ({sink.secret_env or sink.secret_file}) is empty"
+            )
+        if sink.type in ("alertmanager", "slack", "webhook") and not url:
+            raise ConfigError(
+                f"sink {sink.name}: its URL ({sink.url_env or sink.url_file}) is empty"
+            )
+        if sink.type == "alertmanager":
+            sinks[sink.name] = AlertmanagerSink(sink.name, url, resend)
+        elif sink.type == "pagerduty":
+            sinks[sink.name] = PagerDutySink(sink.name, secret, url or PAGERDUTY_URL)
+        elif sink.type == "opsgenie":
+            sinks[sink.name] = OpsgenieSink(sink.name, secret, url or OPSGENIE_URL)
+        elif sink.type == "slack":
+            sinks[sink.name] = SlackSink(sink.name, url)
+        else:
+            sinks[sink.name] = WebhookSink(sink.name, url, secret)
+    return sinks
+
+
 class Reloader:
     """Reload config then specs; reschedule when the interval changed."""
 
@@ -90,6 +132,69 @@ class Reloader:
             )
 
 
+@dataclass
+class Runtime:
+    """Everything one slogate process runs, wired together (the HTTP app not yet listening)."""
+
+    engine: Engine
+    control: ReleaseControl
+    pager: Pager
+    telemetry: Telemetry
+    app: web.Application
+
+
+@contextlib.asynccontextmanager
+async def runtime(
+    config: Config,
+    specs: SpecSource,
+    *,
+    config_source: ConfigSource | None = None,
+    tokens: AdminTokens | None = None,
+    secrets: Secrets | None = None,
+    sinks: dict[str, Sink] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> AsyncIterator[Runtime]:
+    """Open the store, load specs and state, wire evaluation, halts, paging and the API.
+
+    Raises `ConfigError` (nothing left open) when the specs are invalid.
+    """
+    client = backend_client(config)
+    engine = Engine(config, specs, client, config_source=config_source, clock=clock)
+    result = engine.load()
+    if not result.ok:
+        await client.aclose()
+        raise ConfigError("invalid specs:\n" + "\n".join(result.errors))
+    store = SQLiteStore(Path(config.store.path))
+    await store.open()
+    pager = Pager(config.notifications, build_sinks(config) if sinks is None else sinks, store)
+    try:
+        control = ReleaseControl(store)
+        await control.load()
+        await pager.load()
+        telemetry = Telemetry(lambda: engine.snapshot, control=control, pager=pager)
+        pager.on_outcome = telemetry.observe_notification
+        engine.listeners.append(telemetry.observe_cycle)
+
+        async def halt_and_page(snapshot: Snapshot) -> None:
+            await control.apply_halts(snapshot, engine.config.policy)
+            await pager.after_cycle(snapshot, control.halted())
+
+        engine.listeners.append(halt_and_page)
+        app = create_app(engine, telemetry, control, tokens=tokens, secrets=secrets, pager=pager)
+        yield Runtime(engine, control, pager, telemetry, app)
+    finally:
+        await client.aclose()
+        await pager.aclose()
+        await store.close()
+
+
+async def cancel(*tasks: asyncio.Task[None]) -> None:
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def serve(
     config: Config,
     specs: SpecSource,
@@ -106,58 +211,40 @@ async def serve(
         ),
         github_token=read_secret("SLOGATE_GITHUB_TOKEN", config.github.token_file),
     )
-    client = backend_client(config)
-    engine = Engine(config, specs, client, config_source=config_source)
-    result = engine.load()
-    if not result.ok:
-        await client.aclose()
-        raise ConfigError("invalid specs:\n" + "\n".join(result.errors))
-    store = SQLiteStore(Path(config.store.path))
-    await store.open()
-    control = ReleaseControl(store)
-    await control.load()
-    telemetry = Telemetry(lambda: engine.snapshot, control=control)
-    engine.listeners.append(telemetry.observe_cycle)
-
-    async def apply_halts(snapshot: Snapshot) -> None:
-        await control.apply_halts(snapshot, engine.config.policy)
-
-    engine.listeners.append(apply_halts)
-    runner = web.AppRunner(
-        create_app(engine, telemetry, control, tokens=tokens, secrets=secrets), access_log=None
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, listen.host, listen.port, shutdown_timeout=10)
-    await site.start()
-    scheduler = start_scheduler(engine)
-    reloader = Reloader(engine, telemetry, scheduler)
-    watched = [specs.path] + ([config_source.path] if config_source and config_source.path else [])
-    watcher = asyncio.create_task(watch(watched, reloader, config.specs.watch_interval))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, reloader)
-    log.info(
-        "slogate serving %d SLOs on http://%s:%d, evaluating every %gs against %s",
-        len(engine.slos),
-        listen.host,
-        listen.port,
-        config.interval,
-        config.prometheus.url,
-    )
-    if not tokens.configured:
-        log.warning("no admin token configured: the freeze and exemption API is disabled")
-    if ready is not None:
-        ready.set()
-    try:
-        await stop.wait()
-    finally:
-        log.info("stopping: draining requests")
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-        scheduler.shutdown(wait=False)
-        await runner.cleanup()  # stops accepting, waits for in-flight requests
-        await client.aclose()
-        await store.close()
+    async with runtime(
+        config, specs, config_source=config_source, tokens=tokens, secrets=secrets
+    ) as rt:
+        runner = web.AppRunner(rt.app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, listen.host, listen.port, shutdown_timeout=10).start()
+        sender = asyncio.create_task(rt.pager.run())
+        scheduler = start_scheduler(rt.engine)
+        reloader = Reloader(rt.engine, rt.telemetry, scheduler)
+        watched = [specs.path] + (
+            [config_source.path] if config_source and config_source.path else []
+        )
+        watcher = asyncio.create_task(watch(watched, reloader, config.specs.watch_interval))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, reloader)
+        log.info(
+            "slogate serving %d SLOs on http://%s:%d, evaluating every %gs against %s",
+            len(rt.engine.slos),
+            listen.host,
+            listen.port,
+            config.interval,
+            config.prometheus.url,
+        )
+        if not tokens.configured:
+            log.warning("no admin token configured: the freeze and exemption API is disabled")
+        if ready is not None:
+            ready.set()
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping: draining requests")
+            await cancel(watcher, sender)  # pending notifications stay in the outbox
+            scheduler.shutdown(wait=False)
+            await runner.cleanup()  # stops accepting, waits for in-flight requests

@@ -13,12 +13,20 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from slogate.errors import StoreError
 from slogate.overrides import Exemption, Freeze, FreezeKind
-from slogate.store import AdminAction, DecisionQuery, DecisionRecord
+from slogate.store import (
+    AdminAction,
+    DecisionQuery,
+    DecisionRecord,
+    IncidentChange,
+    OpenIncident,
+    OutboxEntry,
+)
 
 T = TypeVar("T")
 
@@ -66,6 +74,32 @@ MIGRATIONS: tuple[str, ...] = (
         target TEXT NOT NULL,
         detail TEXT NOT NULL
     );
+    """,
+    # 2: paging — open incidents and the notification outbox.
+    """
+    CREATE TABLE incidents (
+        slo_id TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        opened_at REAL NOT NULL,
+        incident TEXT NOT NULL,
+        PRIMARY KEY (slo_id, severity)
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sink TEXT NOT NULL,
+        action TEXT NOT NULL,
+        dedup_key TEXT NOT NULL,
+        incident TEXT NOT NULL,
+        opened_at REAL NOT NULL,
+        at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT,
+        state TEXT NOT NULL DEFAULT 'pending',
+        finished_at REAL
+    );
+    CREATE INDEX outbox_by_state ON outbox (state, id);
     """,
 )
 
@@ -197,7 +231,9 @@ class SQLiteStore:
                 try:
                     results.append((job, job.fn(conn), None))
                     conn.execute(f"RELEASE job{n}")
-                except sqlite3.Error as exc:
+                except (
+                    Exception
+                ) as exc:  # one bad job must not take the others (or the thread) down
                     conn.execute(f"ROLLBACK TO job{n}")
                     conn.execute(f"RELEASE job{n}")
                     results.append((job, None, StoreError(f"{self.path}: {exc}")))
@@ -372,3 +408,124 @@ class SQLiteStore:
             return [AdminAction(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
 
         return await self._call(select)
+
+    # --- incidents and the outbox -----------------------------------------------------------
+
+    async def open_incidents(self) -> list[OpenIncident]:
+        def select(conn: sqlite3.Connection) -> list[OpenIncident]:
+            rows = conn.execute("SELECT opened_at, incident FROM incidents ORDER BY opened_at")
+            return [OpenIncident(json.loads(r[1]), r[0]) for r in rows]
+
+        return await self._call(select)
+
+    async def change_incidents(self, change: IncidentChange) -> list[OutboxEntry]:
+        """Open and resolve incidents and queue their notifications, in one transaction."""
+
+        def write(conn: sqlite3.Connection) -> list[OutboxEntry]:
+            for incident in change.opened:
+                conn.execute(
+                    "INSERT OR REPLACE INTO incidents (slo_id, severity, opened_at, incident)"
+                    " VALUES (?, ?, ?, ?)",
+                    (
+                        incident.doc["slo_id"],
+                        incident.doc["severity"],
+                        incident.opened_at,
+                        json.dumps(incident.doc),
+                    ),
+                )
+            for slo_id, severity in change.resolved:
+                conn.execute(
+                    "DELETE FROM incidents WHERE slo_id = ? AND severity = ?", (slo_id, severity)
+                )
+            queued = []
+            for entry in change.notifications:
+                cursor = conn.execute(
+                    "INSERT INTO outbox (sink, action, dedup_key, incident, opened_at, at,"
+                    " expires_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.sink,
+                        entry.action,
+                        entry.dedup_key,
+                        json.dumps(entry.incident),
+                        entry.opened_at,
+                        entry.at,
+                        entry.expires_at,
+                        entry.next_attempt_at,
+                    ),
+                )
+                assert cursor.lastrowid is not None
+                queued.append(replace(entry, id=cursor.lastrowid))
+            return queued
+
+        return await self._call(write)
+
+    async def pending_notifications(self) -> list[OutboxEntry]:
+        def select(conn: sqlite3.Connection) -> list[OutboxEntry]:
+            rows = conn.execute(
+                "SELECT id, sink, action, dedup_key, incident, opened_at, at, expires_at, attempts,"
+                " next_attempt_at, last_error FROM outbox WHERE state = 'pending' ORDER BY id"
+            )
+            return [
+                OutboxEntry(
+                    r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[9], r[8], r[10], r[0]
+                )
+                for r in rows
+            ]
+
+        return await self._call(select)
+
+    async def notifications(self, state: str, limit: int = 100) -> list[OutboxEntry]:
+        """Recent outbox entries in `state` (pending, delivered, failed, expired), newest first."""
+
+        def select(conn: sqlite3.Connection) -> list[OutboxEntry]:
+            rows = conn.execute(
+                "SELECT id, sink, action, dedup_key, incident, opened_at, at, expires_at, attempts,"
+                " next_attempt_at, last_error, state, finished_at FROM outbox WHERE state = ?"
+                " ORDER BY id DESC LIMIT ?",
+                (state, limit),
+            )
+            return [
+                OutboxEntry(
+                    r[1],
+                    r[2],
+                    r[3],
+                    json.loads(r[4]),
+                    r[5],
+                    r[6],
+                    r[7],
+                    r[9],
+                    r[8],
+                    r[10],
+                    r[0],
+                    r[11],
+                    r[12],
+                )
+                for r in rows
+            ]
+
+        return await self._call(select)
+
+    async def finish_notification(
+        self, entry_id: int, state: str, at: float, error: str | None
+    ) -> None:
+        """Take a notification out of the queue: delivered, failed or expired."""
+
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE outbox SET state = ?, finished_at = ?, last_error = COALESCE(?, last_error)"
+                " WHERE id = ?",
+                (state, at, error, entry_id),
+            )
+
+        await self._call(update)
+
+    async def retry_notification(
+        self, entry_id: int, attempts: int, next_at: float, error: str
+    ) -> None:
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                (attempts, next_at, error, entry_id),
+            )
+
+        await self._call(update)

@@ -43,6 +43,39 @@ class AdminAction:
     detail: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class OpenIncident:
+    doc: dict[str, Any]
+    """The incident as `incidents.incident_to_json` writes it (what its resolve will say)."""
+    opened_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One notification to one sink, kept until the sink acknowledged it or it expired."""
+
+    sink: str
+    action: str
+    dedup_key: str
+    incident: dict[str, Any]
+    opened_at: float
+    at: float
+    expires_at: float
+    next_attempt_at: float
+    attempts: int = 0
+    last_error: str | None = None
+    id: int = 0
+    state: str = "pending"
+    finished_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentChange:
+    opened: tuple[OpenIncident, ...] = ()
+    resolved: tuple[tuple[str, str], ...] = ()
+    notifications: tuple[OutboxEntry, ...] = ()
+
+
 class Store(Protocol):
     async def open(self) -> None: ...
 
@@ -68,3 +101,20 @@ class Store(Protocol):
     async def active_exemptions(self) -> list[Exemption]: ...
 
     async def admin_actions(self, limit: int = 100) -> list[AdminAction]: ...
+
+    async def open_incidents(self) -> list[OpenIncident]: ...
+
+    async def change_incidents(self, change: IncidentChange) -> list[OutboxEntry]:
+        """Durably open/resolve incidents and queue notifications; returns them with ids."""
+
+    async def pending_notifications(self) -> list[OutboxEntry]: ...
+
+    async def notifications(self, state: str, limit: int = 100) -> list[OutboxEntry]: ...
+
+    async def finish_notification(
+        self, entry_id: int, state: str, at: float, error: str | None
+    ) -> None: ...
+
+    async def retry_notification(
+        self, entry_id: int, attempts: int, next_at: float, error: str
+    ) -> None: ...

@@ -14,8 +14,20 @@ from dataclasses import dataclass
 
 import pytest
 
-from slogate.demo import write_history
+from slogate.demo import DEMO_TRAFFIC, write_history
 from slogate.localprom import LocalPrometheus
+from slogate.traffic import Phase, Traffic
+
+# The demo's services, and test-only ones:
+# - flapper: 5% errors from 150 to 40 minutes before the anchor, healthy otherwise. Evaluated
+#   50 minutes before the anchor its page condition holds; at the anchor it has recovered
+#   (the 5m and 30m windows are clean) while its ticket condition still holds.
+TEST_TRAFFIC = (
+    Traffic(
+        "flapper", 10.0, (Phase(-math.inf, 0.0002), Phase(-150 * 60, 0.05), Phase(-40 * 60, 0.0002))
+    ),
+)
+HISTORY_TRAFFIC = DEMO_TRAFFIC + TEST_TRAFFIC
 
 
 @dataclass(frozen=True)
@@ -32,7 +44,7 @@ class History:
 def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
     workdir = tmp_path_factory.mktemp("prometheus")
     anchor = math.floor(time.time() / 60) * 60
-    write_history(workdir, anchor, end=3 * 3600)
+    write_history(workdir, anchor, end=3 * 3600, traffic=HISTORY_TRAFFIC)
     prometheus = LocalPrometheus(workdir)
     prometheus.start()
     try:

@@ -7,7 +7,8 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,24 +17,22 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from slogate.api import create_app
 from slogate.auth import AdminTokens
 from slogate.config import parse_config
-from slogate.demo import DEMO_TRAFFIC
 from slogate.engine import Engine, SpecSource
 from slogate.localprom import free_port
-from slogate.metrics import Telemetry
-from slogate.prometheus import PrometheusClient
+from slogate.paging import Pager
 from slogate.releases import ReleaseControl
 from slogate.scheduler import start_scheduler
-from slogate.snapshot import Snapshot
-from slogate.sqlite_store import SQLiteStore
+from slogate.server import cancel, runtime
+from slogate.sinks import Sink
 from slogate.traffic import Traffic
 from slogate.web import Secrets
 
 from ..conftest import DEMO_SPECS
+from .conftest import HISTORY_TRAFFIC
 
-TRAFFIC: dict[str, Traffic] = {t.service: t for t in DEMO_TRAFFIC}
+TRAFFIC: dict[str, Traffic] = {t.service: t for t in HISTORY_TRAFFIC}
 
 
 def expected_ratio(service: str, anchor: float, at: float, window: float) -> float | None:
@@ -51,6 +50,7 @@ class Running:
     control: ReleaseControl
     url: str
     http: httpx.AsyncClient
+    pager: Pager
 
     @property
     def admin(self) -> dict[str, str]:
@@ -71,48 +71,47 @@ async def running_slogate(
     schedule: bool = False,
     store_path: Path | None = None,
     secrets: Secrets | None = None,
+    sinks: dict[str, Sink] | None = None,
+    clock: Callable[[], float] = time.time,
+    send: bool = True,
 ) -> AsyncIterator[Running]:
-    """slogate's engine and HTTP server on a free loopback port; one cycle run before yielding
-    unless `schedule` runs cycles on the interval instead. The store is a fresh SQLite file
-    unless `store_path` names one."""
-    config = parse_config(
-        config_text, "test", {"prometheus.url": prometheus_url, "evaluation.interval": interval}
-    )
-    client = PrometheusClient(prometheus_url, timeout=5.0, connect_timeout=1.0)
-    engine = Engine(config, SpecSource(specs), client)
-    assert engine.load().ok
-    tmp = tempfile.TemporaryDirectory(prefix="slogate-test-")
-    store = SQLiteStore(store_path or Path(tmp.name) / "slogate.db")
-    await store.open()
-    control = ReleaseControl(store)
-    await control.load()
-    telemetry = Telemetry(lambda: engine.snapshot, control=control)
-    engine.listeners.append(telemetry.observe_cycle)
-
-    async def apply_halts(snapshot: Snapshot) -> None:
-        await control.apply_halts(snapshot, engine.config.policy)
-
-    engine.listeners.append(apply_halts)
-    tokens = AdminTokens({"admin": ADMIN_TOKEN})
-    app = create_app(engine, telemetry, control, tokens=tokens, secrets=secrets)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    scheduler = start_scheduler(engine) if schedule else None
-    if not schedule:
-        await engine.run_cycle()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-            yield Running(engine, control, url, http)
-    finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
-        await runner.cleanup()
-        await client.aclose()
-        await store.close()
-        tmp.cleanup()
+    """slogate wired as `serve` wires it, on a free loopback port; one cycle run before
+    yielding unless `schedule` runs cycles on the interval instead. The store is a fresh SQLite
+    file unless `store_path` names one; `send` runs the notification sender."""
+    with tempfile.TemporaryDirectory(prefix="slogate-test-") as tmp:
+        overrides = {
+            "prometheus.url": prometheus_url,
+            "evaluation.interval": interval,
+            "store.path": str(store_path or Path(tmp) / "slogate.db"),
+        }
+        config = parse_config(config_text, "test", overrides)
+        tokens = AdminTokens({"admin": ADMIN_TOKEN})
+        async with runtime(
+            config,
+            SpecSource(specs),
+            tokens=tokens,
+            secrets=secrets,
+            sinks=sinks or {},
+            clock=clock,
+        ) as rt:
+            runner = web.AppRunner(rt.app)
+            await runner.setup()
+            port = free_port()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            scheduler = start_scheduler(rt.engine) if schedule else None
+            sender = asyncio.create_task(rt.pager.run()) if send else None
+            if not schedule:
+                await rt.engine.run_cycle()
+            url = f"http://127.0.0.1:{port}"
+            try:
+                async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+                    yield Running(rt.engine, rt.control, url, http, rt.pager)
+            finally:
+                if scheduler is not None:
+                    scheduler.shutdown(wait=False)
+                if sender is not None:
+                    await cancel(sender)
+                await runner.cleanup()
 
 
 async def run_cli(*args: str) -> tuple[int, str, str]:
