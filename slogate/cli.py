@@ -246,6 +246,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         specs=Path(args.specs),
         listen=args.listen,
         prometheus_port=args.prometheus_port,
+        alertmanager_port=args.alertmanager_port,
         workdir=Path(args.workdir) if args.workdir else None,
         interval=args.interval,
     )
@@ -309,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--specs", default="slo_specs")
     demo.add_argument("--listen", default="127.0.0.1:8080")
     demo.add_argument("--prometheus-port", type=int, default=9090)
+    demo.add_argument("--alertmanager-port", type=int, default=9093)
     demo.add_argument("--interval", default="15s")
     demo.add_argument(
         "--workdir", help="where the demo keeps Prometheus' data (default: a temp dir)"

@@ -25,7 +25,7 @@ from aiohttp import web
 from slogate.auth import ENV_TOKEN
 from slogate.config import parse_config
 from slogate.engine import SpecSource
-from slogate.localprom import LocalPrometheus, backfill, free_port
+from slogate.localprom import LocalAlertmanager, LocalPrometheus, backfill, free_port
 from slogate.server import serve
 from slogate.spec import LoadOptions
 from slogate.traffic import Phase, Traffic, exposition, openmetrics
@@ -79,11 +79,12 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _banner(listen: str, prometheus: str, token: str) -> str:
+def _banner(listen: str, prometheus: str, alertmanager: str, token: str) -> str:
     base = f"http://{listen}"
     auth = f"-H 'Authorization: Bearer {token}'"
     return f"""
-slogate demo: Prometheus with 32 days of history on {prometheus}, slogate on {base}
+slogate demo: Prometheus with 32 days of history on {prometheus}, slogate on {base},
+paging an Alertmanager on {alertmanager}
 
 Try:
   curl -s '{base}/v1/gate?service=checkout'          # allow: healthy
@@ -98,6 +99,10 @@ Try:
   slogate status --url {base}
   slogate check --service payments --url {base}; echo "exit $?"
 
+Paging (payments and search page, catalog and search open tickets):
+  curl -s {base}/v1/incidents
+  curl -s '{alertmanager}/api/v2/alerts?filter=sloth_severity="page"'
+
 Release control (admin token for this demo: {token}):
   curl -s {auth} -X POST {base}/v1/freezes \\
        -d '{{"service": "checkout", "reason": "demo freeze", "duration": "1h"}}'
@@ -110,7 +115,12 @@ Ctrl-C stops slogate and Prometheus.
 
 
 async def _run(
-    specs: Path, listen: str, prometheus_port: int, workdir: Path, interval: str
+    specs: Path,
+    listen: str,
+    prometheus_port: int,
+    alertmanager_port: int,
+    workdir: Path,
+    interval: str,
 ) -> None:
     anchor = math.floor(time.time() / 60) * 60
     print(f"generating {HISTORY // DAY:.0f} days of history in {workdir} ...", flush=True)
@@ -122,16 +132,22 @@ async def _run(
         port,
         jobs={"slogate-demo": [f"127.0.0.1:{exporter_port}"], "slogate": [listen]},
     )
+    alertmanager = LocalAlertmanager(
+        workdir, alertmanager_port if _port_free(alertmanager_port) else None
+    )
     await asyncio.to_thread(prometheus.start)
     try:
+        await asyncio.to_thread(alertmanager.start)
         config = parse_config(
-            "",
+            "notifications:\n  sinks: [{name: alertmanager, type: alertmanager,"
+            f" url: '{alertmanager.url}'}}]\n",
             "demo",
             {
                 "prometheus.url": prometheus.url,
                 "server.listen": listen,
                 "evaluation.interval": interval,
                 "store.path": str(workdir / "slogate.db"),
+                "notifications.base_url": f"http://{listen}",
             },
         )
         token = os.environ.get(ENV_TOKEN) or f"demo-{secrets.token_hex(12)}"
@@ -142,15 +158,22 @@ async def _run(
             [server, asyncio.create_task(ready.wait())], return_when=asyncio.FIRST_COMPLETED
         )
         if not server.done():
-            print(_banner(listen, prometheus.url, token), flush=True)
+            print(_banner(listen, prometheus.url, alertmanager.url, token), flush=True)
         await server
     finally:
+        alertmanager.stop()
         prometheus.stop()
         await exporter.cleanup()
 
 
 def run_demo(
-    *, specs: Path, listen: str, prometheus_port: int, workdir: Path | None, interval: str
+    *,
+    specs: Path,
+    listen: str,
+    prometheus_port: int,
+    alertmanager_port: int,
+    workdir: Path | None,
+    interval: str,
 ) -> int:
     if not specs.is_dir():
         print(
@@ -160,8 +183,8 @@ def run_demo(
         return 2
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-        asyncio.run(_run(specs, listen, prometheus_port, workdir, interval))
+        asyncio.run(_run(specs, listen, prometheus_port, alertmanager_port, workdir, interval))
         return 0
     with tempfile.TemporaryDirectory(prefix="slogate-demo-") as tmp:
-        asyncio.run(_run(specs, listen, prometheus_port, Path(tmp), interval))
+        asyncio.run(_run(specs, listen, prometheus_port, alertmanager_port, Path(tmp), interval))
     return 0

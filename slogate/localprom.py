@@ -1,5 +1,5 @@
-"""A Prometheus server of our own on loopback: history backfilled with promtool, started and
-stopped by PID. Used by `slogate demo` and by the integration tests."""
+"""Prometheus and Alertmanager of our own on loopback: history backfilled with promtool,
+started and stopped by PID. Used by `slogate demo` and by the integration tests."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-INSTALL_HINT = "install Debian's package: apt-get install -y prometheus"
+INSTALL_HINT = "install Debian's packages: apt-get install -y prometheus prometheus-alertmanager"
 
 
 def free_port() -> int:
@@ -64,66 +64,40 @@ def scrape_config(jobs: Mapping[str, Sequence[str]], interval: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-class LocalPrometheus:
-    """One Prometheus process on 127.0.0.1 with its data in `workdir`."""
+class LocalServer:
+    """A server binary of ours on 127.0.0.1, with its files in `workdir`; stopped by PID."""
 
-    def __init__(
-        self,
-        workdir: Path,
-        port: int | None = None,
-        *,
-        jobs: Mapping[str, Sequence[str]] | None = None,
-        scrape_interval: str = "15s",
-        rule_files: Sequence[Path] = (),
-    ) -> None:
+    name = ""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.workdir = workdir
         self.port = port or free_port()
-        self.data_dir = workdir / "data"
-        self.config_file = workdir / "prometheus.yml"
-        self.log_file = workdir / "prometheus.log"
-        self.jobs = dict(jobs or {})
-        self.scrape_interval = scrape_interval
-        self.rule_files = list(rule_files)
+        self.log_file = workdir / f"{self.name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def write_config(self) -> None:
-        text = scrape_config(self.jobs, self.scrape_interval)
-        if self.rule_files:
-            text += "rule_files:\n" + "".join(f"  - {f}\n" for f in self.rule_files)
-        self.config_file.write_text(text, encoding="utf-8")
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Write config files before a start."""
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start Prometheus and wait until it answers `/-/ready`."""
+        """Start the server and wait until it answers `/-/ready`."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.write_config()
-        log = self.log_file.open("ab")
-        self.process = subprocess.Popen(
-            [
-                binary("prometheus"),
-                f"--config.file={self.config_file}",
-                f"--storage.tsdb.path={self.data_dir}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--storage.tsdb.retention.time=400d",
-                # Backfilled 2h blocks stay as they are: no background compaction of history.
-                "--storage.tsdb.min-block-duration=2h",
-                "--storage.tsdb.max-block-duration=2h",
-                "--web.enable-lifecycle",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        self.prepare()
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 tail = self.log_file.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"prometheus exited with {self.process.returncode}:\n{tail}")
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{tail}")
             try:
                 if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
                     return
@@ -131,7 +105,7 @@ class LocalPrometheus:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise TimeoutError(f"prometheus not ready on {self.url} after {timeout:g}s")
+        raise TimeoutError(f"{self.name} not ready on {self.url} after {timeout:g}s")
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM by PID, SIGKILL if it does not exit in time."""
@@ -145,5 +119,87 @@ class LocalPrometheus:
             os.kill(process.pid, signal.SIGKILL)
             process.wait(5)
 
+
+class LocalPrometheus(LocalServer):
+    """Prometheus with its TSDB in `workdir/data` (backfill there before starting)."""
+
+    name = "prometheus"
+
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        jobs: Mapping[str, Sequence[str]] | None = None,
+        scrape_interval: str = "15s",
+        rule_files: Sequence[Path] = (),
+    ) -> None:
+        super().__init__(workdir, port)
+        self.data_dir = workdir / "data"
+        self.config_file = workdir / "prometheus.yml"
+        self.jobs = dict(jobs or {})
+        self.scrape_interval = scrape_interval
+        self.rule_files = list(rule_files)
+
+    def prepare(self) -> None:
+        text = scrape_config(self.jobs, self.scrape_interval)
+        if self.rule_files:
+            text += "rule_files:\n" + "".join(f"  - {f}\n" for f in self.rule_files)
+        self.config_file.write_text(text, encoding="utf-8")
+
+    def command(self) -> list[str]:
+        return [
+            binary("prometheus"),
+            f"--config.file={self.config_file}",
+            f"--storage.tsdb.path={self.data_dir}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--storage.tsdb.retention.time=400d",
+            # Backfilled 2h blocks stay as they are: no background compaction of history.
+            "--storage.tsdb.min-block-duration=2h",
+            "--storage.tsdb.max-block-duration=2h",
+            "--web.enable-lifecycle",
+            "--log.level=warn",
+        ]
+
     def reload(self) -> None:
         httpx.post(f"{self.url}/-/reload", timeout=10).raise_for_status()
+
+
+ALERTMANAGER_CONFIG = """route:
+  receiver: "null"
+  group_by: [alertname, service, slo]
+  group_wait: 1s
+  group_interval: 5s
+  repeat_interval: 1h
+receivers:
+  - name: "null"
+"""
+
+
+class LocalAlertmanager(LocalServer):
+    """Debian's prometheus-alertmanager, clustering off, routing to a receiver that drops all."""
+
+    name = "alertmanager"
+
+    def prepare(self) -> None:
+        (self.workdir / "alertmanager.yml").write_text(ALERTMANAGER_CONFIG, encoding="utf-8")
+
+    def command(self) -> list[str]:
+        return [
+            binary("prometheus-alertmanager"),
+            f"--config.file={self.workdir / 'alertmanager.yml'}",
+            f"--storage.path={self.workdir / 'alertmanager-data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ]
+
+    def alerts(self, **filters: str) -> list[dict[str, object]]:
+        """Active alerts (`GET /api/v2/alerts`), optionally filtered by label equality."""
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            ("filter", f'{k}="{v}"') for k, v in filters.items()
+        ]
+        response = httpx.get(f"{self.url}/api/v2/alerts", params=params, timeout=10)
+        response.raise_for_status()
+        found: list[dict[str, object]] = response.json()
+        return found

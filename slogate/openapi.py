@@ -334,6 +334,25 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
             },
         },
     },
+    "/v1/incidents": {
+        "get": {
+            "summary": "Open incidents, one per SLO and severity",
+            "responses": {"200": _json({"type": "object"}, "Incidents")},
+        }
+    },
+    "/v1/notifications": {
+        "get": {
+            "summary": "The notification outbox by state",
+            "parameters": [
+                {
+                    "name": "state",
+                    "in": "query",
+                    "schema": {"enum": ["pending", "delivered", "failed", "expired"]},
+                }
+            ],
+            "responses": {"200": _json({"type": "object"}, "Notifications"), "400": _ERROR},
+        }
+    },
     "/v1/gate/flagger": {
         "post": {
             "summary": "Flagger webhook: 200 proceeds, 403 halts",

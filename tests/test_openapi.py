@@ -7,6 +7,7 @@ from slogate.config import parse_config
 from slogate.engine import Engine, SpecSource
 from slogate.metrics import Telemetry
 from slogate.openapi import openapi_document
+from slogate.paging import Pager
 from slogate.prometheus import PrometheusClient
 from slogate.releases import ReleaseControl
 from slogate.sqlite_store import SQLiteStore
@@ -15,9 +16,9 @@ from slogate.sqlite_store import SQLiteStore
 async def test_openapi_documents_every_route(tmp_path: Path) -> None:
     client = PrometheusClient("http://127.0.0.1:1")
     engine = Engine(parse_config(""), SpecSource(tmp_path), client)
-    app = create_app(
-        engine, Telemetry(lambda: engine.snapshot), ReleaseControl(SQLiteStore(tmp_path / "x.db"))
-    )
+    store = SQLiteStore(tmp_path / "x.db")
+    pager = Pager(parse_config("").notifications, {}, store)
+    app = create_app(engine, Telemetry(lambda: engine.snapshot), ReleaseControl(store), pager=pager)
     routes = {
         (route.resource.canonical, route.method.lower())
         for route in app.router.routes()
@@ -27,3 +28,4 @@ async def test_openapi_documents_every_route(tmp_path: Path) -> None:
     documented = {(path, method) for path, ops in paths.items() for method in ops}
     assert routes == documented
     await client.aclose()
+    await pager.aclose()

@@ -91,7 +91,7 @@ async def running_slogate(
             SpecSource(specs),
             tokens=tokens,
             secrets=secrets,
-            sinks=sinks or {},
+            sinks=sinks,
             clock=clock,
         ) as rt:
             runner = web.AppRunner(rt.app)

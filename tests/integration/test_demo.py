@@ -26,7 +26,7 @@ PROMISED = {
 
 
 async def test_demo_serves_the_promised_verdicts(tmp_path: Path) -> None:
-    port, prometheus_port = free_port(), free_port()
+    port, prometheus_port, alertmanager_port = free_port(), free_port(), free_port()
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
@@ -40,6 +40,8 @@ async def test_demo_serves_the_promised_verdicts(tmp_path: Path) -> None:
             f"127.0.0.1:{port}",
             "--prometheus-port",
             str(prometheus_port),
+            "--alertmanager-port",
+            str(alertmanager_port),
             "--workdir",
             str(tmp_path / "work"),
             stdout=out,
@@ -63,6 +65,14 @@ async def test_demo_serves_the_promised_verdicts(tmp_path: Path) -> None:
                 for s in PROMISED
             }
             assert verdicts == PROMISED
+            # The burning service's page alert reaches Alertmanager within the first cycle.
+            alerts = (
+                await http.get(
+                    f"http://127.0.0.1:{alertmanager_port}/api/v2/alerts",
+                    params={"filter": ['service="payments"', 'sloth_severity="page"']},
+                )
+            ).json()
+            assert [a["labels"]["alertname"] for a in alerts] == ["PaymentsAvailabilityBurn"]
         banner = log.read_text()
         assert f"curl -s 'http://127.0.0.1:{port}/v1/gate?service=payments'" in banner
         assert "admin token for this demo: demo-" in banner
