@@ -4,7 +4,7 @@ Strict where Sloth specs are lenient: an unknown key or a wrong type is an error
 and the key, so a typo never silently changes what blocks a release. Pure: parse from text.
 
     prometheus:   {url, timeout, connect_timeout, max_concurrency, headers, bearer_token_file}
-    evaluation:   {interval}
+    evaluation:   {interval, mode: auto|rules|direct}
     specs:        {path, default_period, windows_path, watch_interval}
     server:       {listen, max_body_bytes, admin_token_file}
     store:        {path}
@@ -173,6 +173,9 @@ class NotificationsConfig:
 class Config:
     prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
     interval: float = 30.0
+    mode: str = "auto"
+    """Where error ratios come from: Sloth's recording rules where loaded (auto), only them
+    (rules), or one query per SLO and window (direct)."""
     specs: SpecsConfig = field(default_factory=SpecsConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -379,7 +382,7 @@ def parse_config(
         ),
     )
     headers = prom.string_map("headers")
-    evaluation = root.section("evaluation", frozenset({"interval"}))
+    evaluation = root.section("evaluation", frozenset({"interval", "mode"}))
     interval = evaluation.duration("interval", 30.0)
     specs = root.section(
         "specs", frozenset({"path", "default_period", "windows_path", "watch_interval"})
@@ -400,6 +403,7 @@ def parse_config(
             bearer_token_file=prom.get("bearer_token_file", str, ""),
         ),
         interval=interval,
+        mode=evaluation.get("mode", str, "auto", _one_of_values(("auto", "rules", "direct"))),
         specs=SpecsConfig(
             path=specs.get("path", str, ""),
             default_period=specs.duration("default_period", 30 * 86_400),

@@ -19,7 +19,7 @@ from typing import Any
 
 from slogate.config import Config, parse_config
 from slogate.errors import ConfigError
-from slogate.evaluator import Evaluator
+from slogate.evaluator import Evaluator, Mode
 from slogate.model import SLO
 from slogate.prometheus import QueryBackend
 from slogate.snapshot import SLOStatus, Snapshot
@@ -85,7 +85,7 @@ class Engine:
         self.specs = specs
         self.config_source = config_source
         self.clock = clock
-        self.evaluator = Evaluator(backend, clock=clock)
+        self.evaluator = Evaluator(backend, clock=clock, mode=Mode(config.mode))
         self.slos: tuple[SLO, ...] = ()
         self.snapshot = Snapshot.empty(())
         self.last_spec_reload: ReloadResult | None = None
@@ -130,6 +130,7 @@ class Engine:
                     )
                     new = replace(new, **{section: getattr(self.config, section)})
             self.config = new
+            self.evaluator.mode = Mode(new.mode)
             result = ReloadResult(True, self.clock(), "config loaded")
         self.last_config_reload = result
         return result

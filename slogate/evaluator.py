@@ -1,38 +1,83 @@
 """One evaluation cycle: every SLO, every window, at one pinned timestamp → a new Snapshot.
 
-Queries run concurrently (the backend client bounds how many are in flight). An SLO whose
-queries fail keeps its previous figures, marked with the error, so their age keeps growing
-until the gate's staleness limit applies the fail mode.
+Two ways to get an SLO's error ratios, chosen per SLO in `auto` mode:
+- rules: where Sloth's recording rules (`slo:sli_error:ratio_rate<window>`) are loaded, one
+  query per window reads every SLO at once, so a cycle costs O(windows) queries;
+- direct: one query per SLO and window, run concurrently over the backend's bounded pool.
+
+An SLO whose queries fail keeps its previous figures, marked with the error, so their age keeps
+growing until the gate's staleness limit applies the fail mode.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
 
 from slogate.budget import clean_ratio
 from slogate.errors import BackendError
 from slogate.model import SLO
 from slogate.prometheus import QueryBackend, single_value
-from slogate.queries import error_ratio_query
+from slogate.queries import error_ratio_query, recorded_ratios_query
 from slogate.snapshot import SLOStatus, Snapshot
+
+Recorded = Mapping[float, Mapping[str, float | None]]
+"""Per window, each SLO's (by Sloth id) recorded error ratio."""
+
+
+class Mode(StrEnum):
+    AUTO = "auto"
+    RULES = "rules"
+    DIRECT = "direct"
 
 
 class Evaluator:
-    def __init__(self, backend: QueryBackend, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        backend: QueryBackend,
+        *,
+        clock: Callable[[], float] = time.time,
+        mode: Mode = Mode.AUTO,
+    ) -> None:
         self.backend = backend
         self.clock = clock
+        self.mode = mode
 
     async def _ratio(self, slo: SLO, window: float, at: float) -> float | None:
         return clean_ratio(
             single_value(await self.backend.query(error_ratio_query(slo, window), at))
         )
 
-    async def _status(
+    async def _recorded(self, windows: Sequence[float], at: float) -> tuple[Recorded, int]:
+        """Recording-rule ratios of every window that answered, and how many queries failed."""
+
+        async def one(window: float) -> dict[str, float | None]:
+            by_id: dict[str, float | None] = {}
+            for sample in await self.backend.query(recorded_ratios_query(window), at):
+                slo_id = sample.labels.get("sloth_id", "")
+                value = clean_ratio(sample.value)
+                values = [v for v in (by_id.get(slo_id), value) if v is not None]
+                by_id[slo_id] = max(values) if values else None  # several series: the worst
+            return by_id
+
+        results = await asyncio.gather(*(one(w) for w in windows), return_exceptions=True)
+        recorded: dict[float, Mapping[str, float | None]] = {}
+        failed = 0
+        for window, result in zip(windows, results, strict=True):
+            if isinstance(result, BackendError):
+                failed += 1
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                recorded[window] = result
+        return recorded, failed
+
+    async def _direct(
         self, slo: SLO, previous: SLOStatus | None, at: float
     ) -> tuple[SLOStatus, int]:
-        """The SLO's new status and how many of its queries failed."""
+        """The SLO's new status from its own queries, and how many of them failed."""
         windows = slo.windows.windows
         results = await asyncio.gather(
             *(self._ratio(slo, w, at) for w in windows), return_exceptions=True
@@ -51,6 +96,17 @@ class Evaluator:
             return base.failed(str(failures[0]), at), len(failures)
         return SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at), 0
 
+    @staticmethod
+    def _from_rules(slo: SLO, recorded: Recorded, at: float) -> SLOStatus | None:
+        """The SLO's status from recording rules, if every one of its windows is recorded."""
+        ratios: dict[float, float | None] = {}
+        for window in slo.windows.windows:
+            by_id = recorded.get(window)
+            if by_id is None or slo.id not in by_id:
+                return None
+            ratios[window] = by_id[slo.id]
+        return SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at)
+
     async def evaluate(
         self, slos: Sequence[SLO], previous: Snapshot | None = None, at: float | None = None
     ) -> Snapshot:
@@ -58,12 +114,35 @@ class Evaluator:
         at = round(self.clock(), 3) if at is None else at
         started = time.perf_counter()
         known = previous.statuses if previous is not None else {}
-        results = await asyncio.gather(*(self._status(s, known.get(s.id), at) for s in slos))
+        statuses: dict[str, SLOStatus] = {}
+        queries = failed = 0
+        if self.mode is not Mode.DIRECT:
+            windows = sorted({w for slo in slos for w in slo.windows.windows})
+            recorded, failed = await self._recorded(windows, at)
+            queries += len(windows)
+            for slo in slos:
+                if (status := self._from_rules(slo, recorded, at)) is not None:
+                    statuses[slo.id] = status
+        from_rules = len(statuses)
+        direct = [s for s in slos if s.id not in statuses]
+        if self.mode is Mode.RULES:
+            message = "no recording rules (slo:sli_error:ratio_rate<window>) for this SLO"
+            for slo in direct:
+                base = known.get(slo.id)
+                status = base if base is not None and base.slo == slo else SLOStatus(slo)
+                statuses[slo.id] = status.failed(message, at)
+            direct = []
+        results = await asyncio.gather(*(self._direct(s, known.get(s.id), at) for s in direct))
+        for status, failures in results:
+            statuses[status.slo.id] = status
+            failed += failures
+        queries += sum(len(s.windows.windows) for s in direct)
         return Snapshot(
-            {status.slo.id: status for status, _ in results},
+            {slo.id: statuses[slo.id] for slo in slos},
             taken_at=at,
             cycle=(previous.cycle + 1) if previous is not None else 1,
             duration=time.perf_counter() - started,
-            queries=sum(len(s.windows.windows) for s in slos),
-            failed_queries=sum(failed for _, failed in results),
+            queries=queries,
+            failed_queries=failed,
+            from_rules=from_rules,
         )

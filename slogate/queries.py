@@ -12,6 +12,7 @@ from __future__ import annotations
 from slogate.durations import format_duration
 from slogate.model import SLO, EventsSLI
 from slogate.promql import render_window
+from slogate.rules import sli_error_metric
 
 
 def error_ratio_query(slo: SLO, window: float) -> str:
@@ -22,3 +23,8 @@ def error_ratio_query(slo: SLO, window: float) -> str:
         errors, total = render_window(sli.error_query, w), render_window(sli.total_query, w)
         return f"(\n  ({errors})\n  or\n  0 * ({total})\n)\n/\n({total})\n"
     return f"({render_window(sli.error_ratio_query, w)})"
+
+
+def recorded_ratios_query(window: float) -> str:
+    """Every SLO's error ratio over `window` from Sloth's recording rules, in one query."""
+    return f'{sli_error_metric(window)}{{sloth_id!=""}}'

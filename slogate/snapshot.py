@@ -76,6 +76,8 @@ class Snapshot:
     duration: float = 0.0
     queries: int = 0
     failed_queries: int = 0
+    from_rules: int = 0
+    """SLOs whose figures came from Sloth's recording rules this cycle."""
     _by_service: Mapping[str, tuple[SLOStatus, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

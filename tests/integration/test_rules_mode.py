@@ -1,0 +1,91 @@
+"""Evaluation from Sloth's recording rules: one query per window for every SLO, and the same
+numbers as direct queries on the same data."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from slogate.demo import write_history
+from slogate.evaluator import Evaluator, Mode
+from slogate.localprom import LocalPrometheus
+from slogate.model import SLO
+from slogate.prometheus import PrometheusClient
+from slogate.rules import RuleGroup, sli_rules
+from slogate.rules_yaml import render_rule_file
+from slogate.specfiles import load_specs
+
+from ..conftest import DEMO_SPECS
+
+SLOS = load_specs(DEMO_SPECS).slos
+
+
+@pytest.fixture(scope="module")
+def ruled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrometheus]:
+    """A Prometheus with the demo history and Sloth's SLI recording rules for the demo SLOs,
+    with the period rule in its non-optimized (request-weighted) form, evaluated every second."""
+    workdir = tmp_path_factory.mktemp("ruled")
+    # History ends now: Prometheus cannot append rule results behind backfilled future data.
+    write_history(workdir, math.floor(time.time() / 60) * 60)
+    groups = [
+        RuleGroup(f"sloth-slo-sli-recordings-{s.id}", sli_rules(s, optimized=False)) for s in SLOS
+    ]
+    rules = workdir / "slo-rules.yml"
+    rules.write_text(render_rule_file(groups, "test"))
+    prometheus = LocalPrometheus(workdir, scrape_interval="1s", rule_files=[rules])
+    prometheus.start()
+    deadline = time.monotonic() + 60
+    query = 'count(slo:sli_error:ratio_rate30d{sloth_id!=""})'
+    while True:
+        result = httpx.get(f"{prometheus.url}/api/v1/query", params={"query": query}).json()
+        if result["data"]["result"] and result["data"]["result"][0]["value"][1] == str(len(SLOS)):
+            break
+        assert time.monotonic() < deadline, "recording rules never evaluated"
+        time.sleep(0.5)
+    yield prometheus
+    prometheus.stop()
+
+
+async def test_rules_and_direct_modes_agree(ruled: LocalPrometheus) -> None:
+    async with PrometheusClient(ruled.url) as client:
+        at = round(time.time(), 3)
+        by_rules = await Evaluator(client, mode=Mode.AUTO).evaluate(SLOS, at=at)
+        direct = await Evaluator(client, mode=Mode.DIRECT).evaluate(SLOS, at=at)
+    assert by_rules.from_rules == len(SLOS)
+    assert by_rules.queries == 8  # one per window, for every SLO at once
+    assert direct.queries == 8 * len(SLOS) and direct.from_rules == 0
+    for slo in SLOS:
+        ruled_status, direct_status = by_rules.statuses[slo.id], direct.statuses[slo.id]
+        for window in slo.windows.windows:
+            got, want = ruled_status.error_ratios[window], direct_status.error_ratios[window]
+            if want is None:
+                assert got is None, (slo.id, window)
+            else:
+                assert got == pytest.approx(want, rel=0.02), (slo.id, window)
+        assert (
+            ruled_status.page == direct_status.page and ruled_status.ticket == direct_status.ticket
+        )
+
+
+async def test_auto_mode_falls_back_per_slo(ruled: LocalPrometheus, tmp_path: Path) -> None:
+    extra = tmp_path / "extra.yml"
+    extra.write_text(
+        (DEMO_SPECS / "checkout.yml")
+        .read_text()
+        .replace('service: "checkout"', 'service: "checkout-eu"')
+    )
+    slos: tuple[SLO, ...] = (*SLOS, *load_specs(extra).slos)
+    async with PrometheusClient(ruled.url) as client:
+        snapshot = await Evaluator(client, mode=Mode.AUTO).evaluate(slos)
+        strict = await Evaluator(client, mode=Mode.RULES).evaluate(slos)
+    assert snapshot.from_rules == len(SLOS)
+    assert snapshot.queries == 8 + 8  # the rules, then direct queries for the one without
+    eu = snapshot.statuses["checkout-eu-requests-availability"]
+    assert eu.error is None and eu.burn_rates[300] == pytest.approx(0.2, rel=0.02)
+    failed = strict.statuses["checkout-eu-requests-availability"]
+    assert failed.error is not None and "no recording rules" in failed.error
