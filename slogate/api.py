@@ -21,6 +21,7 @@ from slogate.openapi import openapi_document
 from slogate.paging import Pager
 from slogate.policy import GateRequest
 from slogate.releases import ReleaseControl
+from slogate.status_page import render_index, render_slo
 from slogate.store import DecisionQuery
 from slogate.views import rfc3339, status_view
 from slogate.web import (
@@ -188,6 +189,30 @@ async def get_slo(request: web.Request) -> web.Response:
     return json_response(status_view(status, policy, engine.clock()))
 
 
+def _html(text: str) -> web.Response:
+    response = web.Response(text=text, content_type="text/html")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+async def status_index(request: web.Request) -> web.Response:
+    engine, control = request.app[ENGINE], request.app[CONTROL]
+    statuses = list(engine.snapshot.statuses.values())
+    return _html(
+        render_index(statuses, engine.config.policy.for_slo, control.freezes(), engine.clock())
+    )
+
+
+async def status_slo(request: web.Request) -> web.Response:
+    engine, control = request.app[ENGINE], request.app[CONTROL]
+    service, name = request.match_info["service"], request.match_info["slo"]
+    status = engine.snapshot.find(service, name)
+    if status is None:
+        raise UnknownServiceError(f"no SLO {name!r} of service {service!r}")
+    policy = engine.config.policy.for_slo(service, name)
+    return _html(render_slo(status, policy, control.freezes(), engine.clock()))
+
+
 async def openapi(request: web.Request) -> web.Response:
     return json_response(openapi_document())
 
@@ -214,6 +239,8 @@ def create_app(
         app[PAGER] = pager
         app.router.add_get("/v1/incidents", incidents)
         app.router.add_get("/v1/notifications", notifications)
+    app.router.add_get("/", status_index)
+    app.router.add_get("/slos/{service}/{slo}", status_slo)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from slogate.errors import ConfigError
+from slogate.logs import register_secret
 
 ENV_TOKEN = "SLOGATE_ADMIN_TOKEN"  # noqa: S105 (the variable's name)
 MIN_TOKEN_LENGTH = 16
@@ -28,6 +29,7 @@ class AdminTokens:
 
     def __init__(self, tokens: Mapping[str, str]) -> None:
         for name, token in tokens.items():
+            register_secret(token)
             if len(token) < MIN_TOKEN_LENGTH:
                 raise ConfigError(
                     f"admin token {name!r} is shorter than {MIN_TOKEN_LENGTH} characters"

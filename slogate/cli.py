@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import re
 import sys
@@ -25,6 +24,7 @@ from slogate.config import Config, RouteConfig, SinkConfig
 from slogate.durations import parse_duration
 from slogate.engine import ConfigSource, SpecSource
 from slogate.errors import AlertWindowsError, ConfigError
+from slogate.logs import setup_logging
 from slogate.spec import LoadOptions
 from slogate.specfiles import load_specs, load_windows_catalog
 from slogate.windows import AlertWindowsCatalog
@@ -261,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"slogate {__version__}")
     parser.add_argument("--log-level", default=os.environ.get("SLOGATE_LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        default=os.environ.get("SLOGATE_LOG_FORMAT", "json"),
+        help="json (one object per line, with trace ids) or text",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the gate daemon")
@@ -322,11 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("httpx", "httpcore", "apscheduler"):  # one line per request or job run
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    setup_logging(args.log_level, args.log_format)
     if args.command == "validate":
         args.path = args.path or args.input
         if not args.path:

@@ -58,11 +58,13 @@ def write_history(
     return data
 
 
-async def start_exporter(anchor: float) -> tuple[web.AppRunner, int]:
-    """Serve the demo counters live on a loopback port, continuing the backfilled history."""
+async def start_exporter(
+    anchor: float, traffic: Sequence[Traffic] = DEMO_TRAFFIC
+) -> tuple[web.AppRunner, int]:
+    """Serve the counters live on a loopback port, continuing the backfilled history."""
 
     async def handler(request: web.Request) -> web.Response:
-        text = exposition(DEMO_TRAFFIC, now=time.time(), anchor=anchor, start=-HISTORY)
+        text = exposition(traffic, now=time.time(), anchor=anchor, start=-HISTORY)
         return web.Response(text=text, content_type="text/plain")
 
     app = web.Application()

@@ -15,13 +15,16 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
+from typing import Any
 
 from slogate.budget import clean_ratio
+from slogate.durations import format_duration
 from slogate.errors import BackendError
-from slogate.model import SLO
-from slogate.prometheus import QueryBackend, single_value
-from slogate.queries import error_ratio_query, recorded_ratios_query
+from slogate.model import SLO, EventsSLI
+from slogate.prometheus import QueryBackend, Sample, single_value
+from slogate.queries import error_ratio_query, recorded_ratios_query, traffic_query
 from slogate.snapshot import SLOStatus, Snapshot
+from slogate.tracing import set_attributes, span
 
 Recorded = Mapping[float, Mapping[str, float | None]]
 """Per window, each SLO's (by Sloth id) recorded error ratio."""
@@ -45,17 +48,31 @@ class Evaluator:
         self.clock = clock
         self.mode = mode
 
-    async def _ratio(self, slo: SLO, window: float, at: float) -> float | None:
-        return clean_ratio(
-            single_value(await self.backend.query(error_ratio_query(slo, window), at))
-        )
+    async def _query(self, expr: str, at: float, **attributes: Any) -> list[Sample]:
+        """One backend query, traced (query, window, outcome) when tracing is on."""
+        with span("slogate.backend.query", **{"db.query.text": expr}, **attributes) as current:
+            samples = await self.backend.query(expr, at)
+            set_attributes(current, **{"slogate.samples": len(samples)})
+            return samples
+
+    async def _ratio(self, slo: SLO, window: float, at: float) -> tuple[float | None, int]:
+        """The error ratio over `window`, and how many queries it took."""
+        where = {"slogate.slo": slo.id, "slogate.window": format_duration(window)}
+        samples = await self._query(error_ratio_query(slo, window), at, **where)
+        if samples or not isinstance(slo.sli, EventsSLI):
+            return clean_ratio(single_value(samples)), 1
+        total = single_value(await self._query(traffic_query(slo.sli, window), at, **where))
+        return (0.0 if total is not None and total > 0 else None), 2
 
     async def _recorded(self, windows: Sequence[float], at: float) -> tuple[Recorded, int]:
         """Recording-rule ratios of every window that answered, and how many queries failed."""
 
         async def one(window: float) -> dict[str, float | None]:
             by_id: dict[str, float | None] = {}
-            for sample in await self.backend.query(recorded_ratios_query(window), at):
+            expr = recorded_ratios_query(window)
+            for sample in await self._query(
+                expr, at, **{"slogate.window": format_duration(window)}
+            ):
                 slo_id = sample.labels.get("sloth_id", "")
                 value = clean_ratio(sample.value)
                 values = [v for v in (by_id.get(slo_id), value) if v is not None]
@@ -76,25 +93,28 @@ class Evaluator:
 
     async def _direct(
         self, slo: SLO, previous: SLOStatus | None, at: float
-    ) -> tuple[SLOStatus, int]:
-        """The SLO's new status from its own queries, and how many of them failed."""
+    ) -> tuple[SLOStatus, int, int]:
+        """The SLO's new status from its own queries, how many it sent and how many failed."""
         windows = slo.windows.windows
         results = await asyncio.gather(
             *(self._ratio(slo, w, at) for w in windows), return_exceptions=True
         )
         ratios: dict[float, float | None] = {}
         failures: list[BackendError] = []
+        sent = 0
         for window, result in zip(windows, results, strict=True):
             if isinstance(result, BackendError):
                 failures.append(result)
+                sent += 1
             elif isinstance(result, BaseException):
                 raise result
             else:
-                ratios[window] = result
+                ratios[window], queries = result
+                sent += queries
         if failures:
             base = previous if previous is not None and previous.slo == slo else SLOStatus(slo)
-            return base.failed(str(failures[0]), at), len(failures)
-        return SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at), 0
+            return base.failed(str(failures[0]), at), sent, len(failures)
+        return SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at), sent, 0
 
     @staticmethod
     def _from_rules(slo: SLO, recorded: Recorded, at: float) -> SLOStatus | None:
@@ -112,6 +132,23 @@ class Evaluator:
     ) -> Snapshot:
         """Evaluate every SLO at `at` (default: now, to the millisecond)."""
         at = round(self.clock(), 3) if at is None else at
+        with span(
+            "slogate.evaluation", **{"slogate.slos": len(slos), "slogate.mode": self.mode.value}
+        ) as current:
+            snapshot = await self._evaluate(slos, previous, at)
+            set_attributes(
+                current,
+                **{
+                    "slogate.queries": snapshot.queries,
+                    "slogate.failed_queries": snapshot.failed_queries,
+                    "slogate.from_rules": snapshot.from_rules,
+                },
+            )
+            return snapshot
+
+    async def _evaluate(
+        self, slos: Sequence[SLO], previous: Snapshot | None, at: float
+    ) -> Snapshot:
         started = time.perf_counter()
         known = previous.statuses if previous is not None else {}
         statuses: dict[str, SLOStatus] = {}
@@ -133,10 +170,10 @@ class Evaluator:
                 statuses[slo.id] = status.failed(message, at)
             direct = []
         results = await asyncio.gather(*(self._direct(s, known.get(s.id), at) for s in direct))
-        for status, failures in results:
+        for status, sent, failures in results:
             statuses[status.slo.id] = status
+            queries += sent
             failed += failures
-        queries += sum(len(s.windows.windows) for s in direct)
         return Snapshot(
             {slo.id: statuses[slo.id] for slo in slos},
             taken_at=at,

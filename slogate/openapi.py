@@ -334,6 +334,33 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
             },
         },
     },
+    "/": {
+        "get": {
+            "summary": "Status page (HTML)",
+            "responses": {
+                "200": {
+                    "description": "HTML",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
+    "/slos/{service}/{slo}": {
+        "get": {
+            "summary": "One SLO's status page (HTML)",
+            "parameters": [
+                {"name": "service", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "slo", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "HTML",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
+                "404": _ERROR,
+            },
+        }
+    },
     "/v1/incidents": {
         "get": {
             "summary": "Open incidents, one per SLO and severity",

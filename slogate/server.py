@@ -21,6 +21,7 @@ from slogate.auth import AdminTokens
 from slogate.config import Config
 from slogate.engine import ConfigSource, Engine, SpecSource
 from slogate.errors import ConfigError
+from slogate.logs import register_secret
 from slogate.metrics import Telemetry
 from slogate.paging import Pager
 from slogate.prometheus import PrometheusClient
@@ -39,6 +40,7 @@ from slogate.sinks import (
 )
 from slogate.snapshot import Snapshot
 from slogate.sqlite_store import SQLiteStore
+from slogate.tracing import setup_from_env
 from slogate.web import Secrets
 
 log = logging.getLogger(__name__)
@@ -60,11 +62,11 @@ class Listen:
 def read_secret(env: str, path: str) -> str:
     """A secret from the environment variable `env`, else from the file `path` (first line)."""
     if env and (value := os.environ.get(env, "").strip()):
-        return value
+        return register_secret(value)
     if not path:
         return ""
     try:
-        return Path(path).read_text(encoding="utf-8").strip()
+        return register_secret(Path(path).read_text(encoding="utf-8").strip())
     except OSError as exc:
         raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
 
@@ -203,6 +205,7 @@ async def serve(
     ready: asyncio.Event | None = None,
 ) -> None:
     """Run slogate until a stop signal. Raises `ConfigError` when it cannot start."""
+    setup_from_env()
     listen = Listen.parse(config.server.listen)
     tokens = AdminTokens.load(config.server.admin_token_file)
     secrets = Secrets(

@@ -20,6 +20,7 @@ from slogate.gate import Decision, UnknownServiceError, make_decision
 from slogate.metrics import Telemetry
 from slogate.policy import GateRequest
 from slogate.releases import ReleaseControl
+from slogate.tracing import set_attributes, span
 from slogate.views import decision_view
 
 log = logging.getLogger(__name__)
@@ -146,15 +147,35 @@ async def gate_decision(
 ) -> tuple[Decision, dict[str, Any]]:
     """Decide on the current snapshot and overrides, and audit it durably before answering."""
     engine, control = app[ENGINE], app[CONTROL]
-    decision = make_decision(
-        gate_request,
-        engine.snapshot,
-        engine.config.policy,
-        now=engine.clock(),
-        freezes=control.freezes(),
-        exemptions=control.exemptions(),
-    )
-    body = decision_view(decision, engine.config.policy.for_slo)
-    await control.record(decision, body, source)
+    request = gate_request
+    with span(
+        "slogate.gate.decision",
+        **{
+            "slogate.service": request.service,
+            "slogate.slo": request.slo or None,
+            "slogate.deploy_id": request.deploy_id or None,
+            "slogate.step": request.step or None,
+            "slogate.change_type": request.change_type or None,
+            "slogate.source": source,
+        },
+    ) as current:
+        decision = make_decision(
+            request,
+            engine.snapshot,
+            engine.config.policy,
+            now=engine.clock(),
+            freezes=control.freezes(),
+            exemptions=control.exemptions(),
+        )
+        set_attributes(
+            current,
+            **{
+                "slogate.decision": decision.verdict.value,
+                "slogate.decision_id": decision.id,
+                "slogate.reasons": [r.code.value for r in decision.reasons],
+            },
+        )
+        body = decision_view(decision, engine.config.policy.for_slo)
+        await control.record(decision, body, source)
     app[TELEMETRY].observe_decision(decision)
     return decision, body

@@ -39,16 +39,19 @@ def ruled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrometheus]
     rules.write_text(render_rule_file(groups, "test"))
     prometheus = LocalPrometheus(workdir, scrape_interval="1s", rule_files=[rules])
     prometheus.start()
-    deadline = time.monotonic() + 60
-    query = 'count(slo:sli_error:ratio_rate30d{sloth_id!=""})'
-    while True:
-        result = httpx.get(f"{prometheus.url}/api/v1/query", params={"query": query}).json()
-        if result["data"]["result"] and result["data"]["result"][0]["value"][1] == str(len(SLOS)):
-            break
-        assert time.monotonic() < deadline, "recording rules never evaluated"
-        time.sleep(0.5)
-    yield prometheus
-    prometheus.stop()
+    try:
+        deadline = time.monotonic() + 60
+        query = 'count(slo:sli_error:ratio_rate30d{sloth_id!=""})'
+        while True:
+            result = httpx.get(f"{prometheus.url}/api/v1/query", params={"query": query}).json()
+            found = result["data"]["result"]
+            if found and found[0]["value"][1] == str(len(SLOS)):
+                break
+            assert time.monotonic() < deadline, "recording rules never evaluated"
+            time.sleep(0.5)
+        yield prometheus
+    finally:
+        prometheus.stop()
 
 
 async def test_rules_and_direct_modes_agree(ruled: LocalPrometheus) -> None:

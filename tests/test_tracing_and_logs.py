@@ -1,0 +1,108 @@
+"""Spans with the SDK's in-memory exporter, JSON log lines with trace ids, and redaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from slogate import tracing
+from slogate.evaluator import Evaluator, Mode
+from slogate.logs import JsonFormatter, register_secret
+from slogate.model import SLO, EventsSLI, SpecOrigin
+from slogate.prometheus import PrometheusClient
+from slogate.windows import DAY, google_windows
+
+SLO_ = SLO(
+    id="api-availability",
+    service="api",
+    name="availability",
+    objective=99.9,
+    sli=EventsSLI("sum(rate(e[{{.window}}]))", "sum(rate(t[{{.window}}]))"),
+    windows=google_windows(30 * DAY),
+    origin=SpecOrigin("t.yml", "prometheus/v1"),
+)
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.configure(provider)
+    yield exporter
+    tracing.configure(None)
+
+
+def backend() -> PrometheusClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        query = parse_qs(request.content.decode())["query"][0]
+        if "[30d]" in query:
+            return httpx.Response(503, text="overloaded")
+        return httpx.Response(
+            200,
+            json={
+                "status": "success",
+                "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "0.001"]}]},
+            },
+        )
+
+    return PrometheusClient("http://prom.test", transport=httpx.MockTransport(handler))
+
+
+async def test_a_span_per_cycle_with_a_child_per_query(spans: InMemorySpanExporter) -> None:
+    async with backend() as client:
+        await Evaluator(client, mode=Mode.DIRECT).evaluate([SLO_], at=1000.0)
+    finished = spans.get_finished_spans()
+    [cycle] = [s for s in finished if s.name == "slogate.evaluation"]
+    queries = [s for s in finished if s.name == "slogate.backend.query"]
+    assert len(queries) == 8
+    assert all(q.parent is not None and q.parent.span_id == cycle.context.span_id for q in queries)
+    assert cycle.attributes is not None and cycle.attributes["slogate.queries"] == 8
+    assert cycle.attributes["slogate.failed_queries"] == 1
+    windows = {q.attributes["slogate.window"] for q in queries if q.attributes}
+    assert windows == {"5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"}
+    [failed] = [q for q in queries if q.attributes and q.attributes["slogate.window"] == "30d"]
+    assert not failed.status.is_ok and failed.events[0].name == "exception"
+    assert "sum(rate(e[30d]))" in str(
+        failed.attributes["db.query.text"] if failed.attributes else ""
+    )
+
+
+async def test_tracing_off_records_nothing() -> None:
+    assert not tracing.enabled()
+    with tracing.span("anything", x=1) as current:
+        assert current is None
+
+
+def test_json_log_lines_carry_trace_ids(spans: InMemorySpanExporter) -> None:
+    record = logging.LogRecord(
+        "slogate.test", logging.INFO, __file__, 1, "decided %s", ("allow",), None
+    )
+    with tracing.span("slogate.gate.decision") as current:
+        assert current is not None
+        line = json.loads(JsonFormatter().format(record))
+        assert line["trace_id"] == format(current.get_span_context().trace_id, "032x")
+    assert (
+        line["msg"] == "decided allow"
+        and line["level"] == "info"
+        and line["logger"] == "slogate.test"
+    )
+    outside = json.loads(JsonFormatter().format(record))
+    assert "trace_id" not in outside
+
+
+def test_registered_secrets_never_reach_a_log_line() -> None:
+    secret = register_secret("hunter2-routing-key-0042")
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1, "POST https://events/%s failed", (secret,), None
+    )
+    assert secret not in JsonFormatter().format(record)
+    assert "***" in JsonFormatter().format(record)
