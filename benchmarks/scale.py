@@ -257,18 +257,18 @@ def slogate_run(url: str, specs: Path, n: int, mode: str, cycles: int) -> dict[s
     )
 
 
-def max_burn_difference(
-    a: dict[str, dict[str, float | None]], b: dict[str, dict[str, float | None]]
-) -> float:
-    """Largest |slogate − slo-generator| over every SLO and step. slo-generator reports burn
-    rates rounded to one decimal, so agreement means a difference of at most 0.05."""
-    worst = 0.0
-    for name, steps in b.items():
-        for step, theirs in steps.items():
-            ours = a[name][step]
-            assert ours is not None and theirs is not None, (name, step, ours, theirs)
-            worst = max(worst, abs(ours - theirs))
-    return worst
+def burn_disagreements(
+    ours: dict[str, dict[str, float | None]], theirs: dict[str, dict[str, float | None]]
+) -> list[str]:
+    """Steps where slogate and slo-generator disagree. slo-generator rounds burn rates to one
+    decimal, so they agree when slogate's value is within 0.05 of it (plus float noise)."""
+    found = []
+    for name, steps in theirs.items():
+        for step, their in steps.items():
+            our = ours[name][step]
+            if our is None or their is None or abs(our - their) > 0.05 + 0.001 * abs(their) + 1e-6:
+                found.append(f"{name} {step}: slogate {our}, slo-generator {their}")
+    return found
 
 
 def wait_for_rules(prometheus: LocalPrometheus, expected: int) -> None:
@@ -306,6 +306,7 @@ def main() -> int:
     parser.add_argument("--services", type=int, default=50)
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--skip-slo-generator", action="store_true")
+    parser.add_argument("--report-only", action="store_true", help="print the last results again")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--specs", help=argparse.SUPPRESS)
@@ -322,6 +323,9 @@ def main() -> int:
         )
         return 0
 
+    if args.report_only:
+        saved = json.loads((BENCH / "scale-results.json").read_text())
+        return report({int(n): runs for n, runs in saved.items()})
     sizes = [int(s) for s in args.sizes.split(",")]
     workdir = BENCH / f"scale-{args.services}"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -355,11 +359,13 @@ def main() -> int:
             rows[n]["rules"] = slogate_run(prometheus.url, specs, n, "auto", args.cycles)
     finally:
         prometheus.stop()
-    report(rows)
-    return 0
+    (BENCH / "scale-results.json").write_text(json.dumps(rows))
+    return report(rows)
 
 
-def report(rows: dict[int, dict[str, dict[str, Any]]]) -> None:
+def report(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
+    """Print the table; non-zero when the numbers disagree or a mode fell short."""
+    problems: list[str] = []
     print()
     print(
         f"{'N':>6} {'mode':<14} {'cycle s':>9} {'queries':>8} {'peak RSS MB':>12} {'vs slo-generator':>17}"
@@ -379,14 +385,19 @@ def report(rows: dict[int, dict[str, dict[str, Any]]]) -> None:
                 f"{n:>6} {mode:<14} {run['cycle_s']:>9.3f} {run['queries']:>8} {run['rss_mb']:>12.1f} {ratio:>17}"
             )
         if base:
-            difference = max_burn_difference(runs["direct"]["burn"], base["burn"])
+            disagree = burn_disagreements(runs["direct"]["burn"], base["burn"])
+            checked = sum(len(steps) for steps in base["burn"].values())
             print(
-                f"{'':>6} burn rates 1h/6h/1d/3d: slogate and slo-generator differ by at most {difference:.3f}"
-                " (slo-generator rounds to 0.1)"
+                f"{'':>6} burn rates 1h/6h/1d/3d, {checked} SLO steps: {len(disagree)} differ from slo-generator's"
             )
-            assert difference <= 0.05 + 1e-9
-        assert runs["rules"]["from_rules"] == n, runs["rules"]["from_rules"]
-        assert runs["direct"]["failed"] == 0, runs["direct"]["failed"]
+            problems += disagree[:5]
+        if runs["rules"]["from_rules"] != n:
+            problems.append(f"N={n}: only {runs['rules']['from_rules']} SLOs read from rules")
+        if runs["direct"]["failed"]:
+            problems.append(f"N={n}: {runs['direct']['failed']} direct queries failed")
+    for problem in problems:
+        print("PROBLEM:", problem)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

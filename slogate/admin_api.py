@@ -24,6 +24,7 @@ from slogate.web import (
 )
 
 MAX_EXEMPTION = 30 * 86_400
+MAX_FREEZE = 366 * 86_400  # a longer freeze is no freeze but a decommissioning
 FREEZE_FIELDS = ("service", "slo", "reason", "until", "duration", "requested_by")
 EXEMPTION_FIELDS = (
     "service",
@@ -125,7 +126,7 @@ async def create_freeze(request: web.Request) -> web.Response:
     service = _service(fields, allow_all=True)
     slo = check_field("slo", fields["slo"], NAME) if "slo" in fields else ""
     reason = check_text("reason", fields.get("reason"))
-    until = _until(fields, request.app[ENGINE].clock(), required=False)
+    until = _until(fields, request.app[ENGINE].clock(), required=False, limit=MAX_FREEZE)
     freeze = await request.app[CONTROL].add_freeze(
         service, reason, _actor(fields, token), until=until, slo=slo
     )

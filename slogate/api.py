@@ -84,12 +84,13 @@ async def decisions(request: web.Request) -> web.Response:
     limit_text = query.get("limit", "50")
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
         raise BadRequestError("limit", f"limit must be an integer from 1 to {MAX_PAGE}")
+    given = dict(query)
     found = await request.app[CONTROL].store.decisions(
         DecisionQuery(
-            service=check_field("service", query["service"], NAME) if "service" in query else "",
-            since=parse_time("since", query["since"]) if "since" in query else None,
-            until=parse_time("until", query["until"]) if "until" in query else None,
-            before=check_field("before", query["before"]) if "before" in query else "",
+            service=check_field("service", given["service"], NAME) if "service" in given else "",
+            since=parse_time("since", given["since"]) if "since" in given else None,
+            until=parse_time("until", given["until"]) if "until" in given else None,
+            before=check_field("before", given["before"]) if "before" in given else "",
             limit=int(limit_text),
         )
     )

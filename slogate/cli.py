@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -20,58 +19,15 @@ from typing import Any
 import httpx
 
 from slogate import __version__, generate
+from slogate.cli_options import add_spec_options, load_options
 from slogate.config import Config, RouteConfig, SinkConfig
-from slogate.durations import parse_duration
 from slogate.engine import ConfigSource, SpecSource
 from slogate.errors import AlertWindowsError, ConfigError
 from slogate.logs import setup_logging
-from slogate.spec import LoadOptions
-from slogate.specfiles import load_specs, load_windows_catalog
-from slogate.windows import AlertWindowsCatalog
+from slogate.specfiles import load_specs
 
 EXIT_OK, EXIT_DENY, EXIT_USAGE, EXIT_NO_DECISION = 0, 1, 2, 3
 DEFAULT_URL = "http://127.0.0.1:8080"
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _regex(text: str) -> re.Pattern[str]:
-    try:
-        return re.compile(text)
-    except re.error as exc:
-        raise argparse.ArgumentTypeError(f"invalid regex: {exc}") from None
-
-
-def _add_spec_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--slo-period-windows-path",
-        metavar="DIR",
-        help="AlertWindows catalogs replacing the built-in 30d/28d ones (as in Sloth)",
-    )
-    parser.add_argument(
-        "--default-slo-period",
-        type=_duration,
-        metavar="DURATION",
-        help="SLO period of specs that do not set one (default 30d)",
-    )
-
-
-def load_options(
-    windows_path: str | None, default_period: float | None, config: Config | None = None
-) -> LoadOptions:
-    windows_path = windows_path or (config.specs.windows_path if config else "")
-    catalog = (
-        load_windows_catalog(Path(windows_path)) if windows_path else AlertWindowsCatalog.default()
-    )
-    period = default_period or (config.specs.default_period if config else 30 * 86_400)
-    if period not in catalog:
-        raise AlertWindowsError(f"invalid default slo period: window period {period:g}s missing")
-    return LoadOptions(default_period=period, catalog=catalog)
 
 
 # --- validate -------------------------------------------------------------------------------------
@@ -281,16 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--store", help="SQLite file for the audit trail and freezes (default slogate.db)"
     )
-    _add_spec_options(serve)
+    add_spec_options(serve)
     serve.set_defaults(func=cmd_serve)
 
     validate = sub.add_parser("validate", help="check specs; one line per problem")
     validate.add_argument("path", nargs="?", help="spec file or directory (recursive)")
     validate.add_argument("-i", "--input", dest="input", help="same as PATH (Sloth's flag)")
-    validate.add_argument("-e", "--fs-exclude", type=_regex, help="skip paths matching this regex")
-    validate.add_argument("-n", "--fs-include", type=_regex, help="only paths matching this regex")
     validate.add_argument("--ignore-slo-duplicates", action="store_true")
-    _add_spec_options(validate)
+    add_spec_options(validate, filters=True)
     validate.set_defaults(func=cmd_validate)
 
     check = sub.add_parser("check", help="ask the gate; exit 0 allow/warn, 1 deny, 3 no decision")

@@ -21,14 +21,13 @@ from typing import Any, Final, Literal
 
 import yaml
 
-from slogate.durations import format_duration, parse_duration
+from slogate.cli_options import add_spec_options, load_options
 from slogate.errors import AlertWindowsError, SpecError
 from slogate.model import SLO, frozen_labels
 from slogate.rules import DEFAULT_VERSION, GenerateOptions, generate_rules, rule_groups
 from slogate.rules_yaml import K8sMeta, render_prometheus_rule, render_rule_file
 from slogate.spec import LoadOptions, check_text, split_documents
-from slogate.specfiles import discover, load_windows_catalog
-from slogate.windows import DAY, AlertWindowsCatalog
+from slogate.specfiles import discover
 
 OutputFormat = Literal["prometheus", "prometheus-operator"]
 FORMATS: Final[tuple[OutputFormat, ...]] = ("prometheus", "prometheus-operator")
@@ -129,20 +128,6 @@ class Target:
     out: Path | None
 
 
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _regex(text: str) -> re.Pattern[str]:
-    try:
-        return re.compile(text)
-    except re.error as exc:
-        raise argparse.ArgumentTypeError(f"invalid regex: {exc}") from None
-
-
 def _label(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep:
@@ -176,16 +161,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--disable-recordings", action="store_true")
     parser.add_argument("--disable-alerts", action="store_true")
-    parser.add_argument(
-        "--slo-period-windows-path",
-        metavar="DIR",
-        help="AlertWindows catalogs replacing the built-in 30d/28d ones",
-    )
-    parser.add_argument(
-        "--default-slo-period", type=_duration, default=30 * DAY, metavar="DURATION"
-    )
-    parser.add_argument("-e", "--fs-exclude", type=_regex, help="skip paths matching this regex")
-    parser.add_argument("-n", "--fs-include", type=_regex, help="only paths matching this regex")
+    add_spec_options(parser, filters=True)
     parser.add_argument(
         "--format",
         choices=FORMATS,
@@ -199,19 +175,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _load_options(args: argparse.Namespace) -> LoadOptions:
     try:
-        catalog = (
-            load_windows_catalog(Path(args.slo_period_windows_path))
-            if args.slo_period_windows_path
-            else AlertWindowsCatalog.default()
-        )
+        return load_options(args.slo_period_windows_path, args.default_slo_period)
     except (AlertWindowsError, SpecError) as exc:
         raise UsageError(f"could not load SLO period windows: {exc}") from None
-    if args.default_slo_period not in catalog:
-        raise UsageError(
-            "invalid default slo period: window period"
-            f" {format_duration(args.default_slo_period)} missing"
-        )
-    return LoadOptions(default_period=args.default_slo_period, catalog=catalog)
 
 
 def _targets(args: argparse.Namespace) -> list[Target]:

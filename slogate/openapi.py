@@ -148,9 +148,11 @@ _GATE_RESPONSES = {
 _ADMIN: list[dict[str, list[str]]] = [{"admin": []}]
 _AUTH_ERRORS = {"401": _ERROR, "403": _ERROR}
 _ID_PARAM = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+DURATION_PATTERN = r"^(?=.)([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$"
+_NOT_BOTH_UNTIL_AND_DURATION = {"not": {"required": ["until", "duration"]}}
 _UNTIL = {
     "until": {"type": "string", "format": "date-time"},
-    "duration": {"type": "string", "pattern": r"^([0-9]+(ms|[smhdwy]))+$"},
+    "duration": {"type": "string", "pattern": DURATION_PATTERN},
     "requested_by": {"type": "string", "minLength": 1, "maxLength": 128},
     "reason": {"type": "string", "minLength": 1, "maxLength": 1024},
 }
@@ -174,6 +176,7 @@ _SCHEMAS.update(
             "type": "object",
             "additionalProperties": False,
             "required": ["service", "reason"],
+            **_NOT_BOTH_UNTIL_AND_DURATION,
             "properties": {
                 "service": {"type": "string", "pattern": rf"^\*$|{NAME_PATTERN}"},
                 "slo": {"type": "string", "pattern": NAME_PATTERN},
@@ -198,6 +201,11 @@ _SCHEMAS.update(
             "type": "object",
             "additionalProperties": False,
             "required": ["service", "reason"],
+            "allOf": [
+                _NOT_BOTH_UNTIL_AND_DURATION,
+                {"anyOf": [{"required": ["until"]}, {"required": ["duration"]}]},
+                {"anyOf": [{"required": ["change_type"]}, {"required": ["deploy_id"]}]},
+            ],
             "properties": {
                 "service": {"type": "string", "pattern": NAME_PATTERN},
                 "change_type": {"type": "string", "pattern": TOKEN_PATTERN},
@@ -213,7 +221,16 @@ _SCHEMAS.update(
                 "namespace": {"type": "string", "pattern": NAME_PATTERN},
                 "phase": {"type": "string"},
                 "checksum": {"type": "string"},
-                "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+                "metadata": {
+                    "type": "object",
+                    "properties": {
+                        "service": {"type": "string", "pattern": NAME_PATTERN},
+                        "slo": {"type": "string", "pattern": NAME_PATTERN},
+                        "change_type": {"type": "string", "pattern": TOKEN_PATTERN},
+                        "deploy_id": {"type": "string", "pattern": TOKEN_PATTERN},
+                    },
+                    "additionalProperties": {"type": "string"},
+                },
             },
         },
     }
@@ -235,7 +252,11 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
         "get": {
             "summary": "The audit trail, newest first",
             "parameters": [
-                {"name": "service", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "service",
+                    "in": "query",
+                    "schema": {"type": "string", "pattern": NAME_PATTERN},
+                },
                 {
                     "name": "since",
                     "in": "query",
@@ -251,7 +272,11 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
                     "in": "query",
                     "schema": {"type": "integer", "minimum": 1, "maximum": 500},
                 },
-                {"name": "before", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "before",
+                    "in": "query",
+                    "schema": {"type": "string", "pattern": TOKEN_PATTERN},
+                },
             ],
             "responses": {
                 "200": _json(

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import TYPE_CHECKING, Literal, NamedTuple, NoReturn, TypeAlias
 
+from slogate.durations import format_duration
 from slogate.errors import PromQLSyntaxError
 
 if TYPE_CHECKING:
@@ -344,32 +345,6 @@ def _go_percent_f(value: float) -> str:
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
     return f"{value:f}"
-
-
-_DURATION_UNITS = (
-    ("y", 365 * 86_400_000, True),
-    ("w", 7 * 86_400_000, True),
-    ("d", 86_400_000, False),
-    ("h", 3_600_000, False),
-    ("m", 60_000, False),
-    ("s", 1_000, False),
-    ("ms", 1, False),
-)
-
-
-def _format_duration(seconds: float) -> str:
-    """`model.Duration.String()`: `5m`, `1h30m`, `4w` (years and weeks only when exact)."""
-    millis = round(seconds * 1000)
-    if millis == 0:
-        return "0s"
-    out = []
-    for unit, mult, exact in _DURATION_UNITS:
-        if exact and millis % mult:
-            continue
-        if count := millis // mult:
-            out.append(f"{count}{unit}")
-            millis -= count * mult
-    return "".join(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1923,9 +1898,9 @@ def _modifiers(offset_seconds: float, at: AtModifier) -> str:
     elif isinstance(at, float | int):
         text = f" @ {at:.3f}"
     if offset_seconds > 0:
-        text += f" offset {_format_duration(offset_seconds)}"
+        text += f" offset {format_duration(offset_seconds)}"
     elif offset_seconds < 0:
-        text += f" offset -{_format_duration(-offset_seconds)}"
+        text += f" offset -{format_duration(-offset_seconds)}"
     return text
 
 
@@ -1968,10 +1943,10 @@ def format_expr(expr: Expr) -> str:
             return _format_selector(expr) + _modifiers(expr.offset_seconds, expr.at)
         case MatrixSelector(vector=vector, range_seconds=range_seconds):
             modifiers = _modifiers(vector.offset_seconds, vector.at)
-            return f"{_format_selector(vector)}[{_format_duration(range_seconds)}]{modifiers}"
+            return f"{_format_selector(vector)}[{format_duration(range_seconds)}]{modifiers}"
         case SubqueryExpr():
-            step = _format_duration(expr.step_seconds) if expr.step_seconds else ""
-            window = f"[{_format_duration(expr.range_seconds)}:{step}]"
+            step = format_duration(expr.step_seconds) if expr.step_seconds else ""
+            window = f"[{format_duration(expr.range_seconds)}:{step}]"
             return format_expr(expr.expr) + window + _modifiers(expr.offset_seconds, expr.at)
         case Call(func=func, args=args):
             return f"{func}({', '.join(format_expr(arg) for arg in args)})"

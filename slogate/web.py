@@ -86,7 +86,10 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         return error_response(413, "too_large", "request body too large")
     except web.HTTPException as exc:
         if exc.status >= 400:
-            return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+            response = error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+            if "Allow" in exc.headers:  # 405 must say which methods are allowed (RFC 9110)
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
         raise
     except Exception:
         log.exception("unhandled error serving %s %s", request.method, request.path)

@@ -28,6 +28,7 @@ from slogate.web import (
     ENGINE,
     NAME,
     SECRETS,
+    TOKEN,
     BadRequestError,
     check_field,
     error_response,
@@ -53,6 +54,11 @@ def _strings(payload: Mapping[str, Any], key: str) -> dict[str, str]:
     return dict(value)
 
 
+def _token_or(value: Any, default: str) -> str:
+    """Flagger's free-form fields (phase, checksum) as audit tokens; anything odd is `default`."""
+    return value if isinstance(value, str) and TOKEN.match(value) and len(value) <= 100 else default
+
+
 def flagger_request(app: web.Application, payload: Mapping[str, Any]) -> GateRequest:
     """The gate request a Flagger webhook payload stands for."""
     name = check_field("name", payload.get("name"), NAME)
@@ -62,15 +68,15 @@ def flagger_request(app: web.Application, payload: Mapping[str, Any]) -> GateReq
     service = (
         metadata.get("service") or mapping.get(f"{namespace}/{name}") or mapping.get(name) or name
     )
-    checksum = payload.get("checksum") or "unknown"
-    phase = payload.get("phase") or "unknown"
+    checksum = _token_or(payload.get("checksum"), "unknown")
+    phase = _token_or(payload.get("phase"), "unknown")
     return GateRequest(
         service=check_field("metadata.service", service, NAME),
         slo=check_field("metadata.slo", metadata["slo"], NAME) if "slo" in metadata else "",
         deploy_id=check_field(
-            "checksum", metadata.get("deploy_id") or f"{namespace}/{name}@{checksum}"
+            "metadata.deploy_id", metadata.get("deploy_id") or f"{namespace}/{name}@{checksum}"
         ),
-        step=check_field("phase", f"flagger/{phase}"),
+        step=f"flagger/{phase}",
         change_type=check_field("metadata.change_type", metadata["change_type"])
         if "change_type" in metadata
         else "",

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from slogate import tracing
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOTH = ROOT.parent / "shared" / "sloth-compat"
@@ -17,3 +23,14 @@ def sloth_compat() -> Path:
     if not SLOTH.is_dir():
         pytest.fail(f"Sloth compatibility fixtures missing at {SLOTH}")
     return SLOTH
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Trace into memory for the test, then turn tracing off again."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.configure(provider)
+    yield exporter
+    tracing.configure(None)

@@ -8,18 +8,11 @@ from urllib.parse import parse_qs
 import httpx
 
 from slogate.evaluator import Evaluator, Mode
-from slogate.model import SLO, EventsSLI, SpecOrigin
 from slogate.prometheus import PrometheusClient
-from slogate.windows import DAY, google_windows
+from tests.factories import make_slo
 
-SLO_ = SLO(
-    id="api-availability",
-    service="api",
-    name="availability",
-    objective=99.9,
-    sli=EventsSLI("sum(rate(errors_total[{{.window}}]))", "sum(rate(requests_total[{{.window}}]))"),
-    windows=google_windows(30 * DAY),
-    origin=SpecOrigin("t.yml", "prometheus/v1"),
+SLO_ = make_slo(
+    errors="sum(rate(errors_total[{{.window}}]))", total="sum(rate(requests_total[{{.window}}]))"
 )
 
 

@@ -309,7 +309,7 @@ def test_add_parser_registers_generate() -> None:
     args = parser.parse_args(["generate", "-i", "x"])
     assert args.func is cmd_generate
     assert (args.out, args.extra_labels, args.format) == ("-", [], None)
-    assert args.default_slo_period == 30 * DAY
+    assert args.default_slo_period is None  # Sloth's 30d, applied when the options load
     assert args.sloth_version == f"slogate-{__version__}"
 
 

@@ -5,19 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from slogate.incidents import Severity, desired_incidents, incident_from_json, incident_to_json
-from slogate.model import SLO, AlertMeta, EventsSLI, SpecOrigin, frozen_labels
+from slogate.model import AlertMeta, frozen_labels
 from slogate.snapshot import SLOStatus
-from slogate.windows import DAY, google_windows
+from slogate.windows import DAY
+from tests.factories import make_slo
 
 NOW = 1_800_000_000.0
-SLO_ = SLO(
-    id="api-availability",
-    service="api",
-    name="availability",
-    objective=99.9,
-    sli=EventsSLI("e[{{.window}}]", "t[{{.window}}]"),
-    windows=google_windows(30 * DAY),
-    origin=SpecOrigin("t.yml", "prometheus/v1"),
+SLO_ = make_slo(
     alert_name="ApiBurn",
     page_alert=AlertMeta(False, frozen_labels({"severity": "critical", "team": "a"})),
     ticket_alert=AlertMeta(False, frozen_labels({"severity": "warning"})),

@@ -6,22 +6,14 @@ from dataclasses import replace
 
 import pytest
 
-from slogate.model import SLO, EventsSLI, SpecOrigin
 from slogate.overrides import Exemption, Freeze, FreezeKind
 from slogate.policy import FailMode, GateRequest, Policy, ReasonCode, Verdict, decide, slo_reasons
 from slogate.snapshot import SLOStatus
-from slogate.windows import DAY, google_windows
+from slogate.windows import DAY
+from tests.factories import make_slo
 
 NOW = 1_800_000_000.0
-SLO_ = SLO(
-    id="checkout-availability",
-    service="checkout",
-    name="availability",
-    objective=99.9,
-    sli=EventsSLI("errors[{{.window}}]", "total[{{.window}}]"),
-    windows=google_windows(30 * DAY),
-    origin=SpecOrigin("test.yml", "prometheus/v1"),
-)
+SLO_ = make_slo("checkout", errors="errors[{{.window}}]", total="total[{{.window}}]")
 WINDOWS = SLO_.windows.windows
 
 

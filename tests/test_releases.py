@@ -8,24 +8,15 @@ from pathlib import Path
 import pytest
 
 from slogate.config import parse_config
-from slogate.model import SLO, EventsSLI, SpecOrigin
 from slogate.overrides import FreezeKind
 from slogate.policy import GateRequest, ReasonCode, Verdict, decide
 from slogate.releases import ReleaseControl
 from slogate.snapshot import SLOStatus, Snapshot
 from slogate.sqlite_store import SQLiteStore
-from slogate.windows import DAY, google_windows
+from tests.factories import make_slo
 
 NOW = 1_800_000_000.0
-SLO_ = SLO(
-    id="search-availability",
-    service="search",
-    name="availability",
-    objective=99.9,
-    sli=EventsSLI("e[{{.window}}]", "t[{{.window}}]"),
-    windows=google_windows(30 * DAY),
-    origin=SpecOrigin("t.yml", "prometheus/v1"),
-)
+SLO_ = make_slo("search")
 POLICY = parse_config("")  # recovery threshold 5%
 
 

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from slogate.model import SLO, EventsSLI, SpecOrigin
 from slogate.overrides import Freeze
 from slogate.policy import Policy
 from slogate.snapshot import SLOStatus
 from slogate.status_page import render_index, render_slo
-from slogate.windows import DAY, google_windows
+from tests.factories import make_slo
 
 NOW = 1_800_000_000.0
 
 
 def make(service: str, ratio: float | None, description: str = "") -> SLOStatus:
-    slo = SLO(
-        id=f"{service}-availability",
-        service=service,
-        name="availability",
-        objective=99.9,
-        sli=EventsSLI("e[{{.window}}]", "t[{{.window}}]"),
-        windows=google_windows(30 * DAY),
-        origin=SpecOrigin("t.yml", "prometheus/v1"),
-        description=description,
-    )
+    slo = make_slo(service, description=description)
     return SLOStatus(slo, {w: ratio for w in slo.windows.windows}, NOW - 5, NOW - 5)
 
 

@@ -4,41 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from urllib.parse import parse_qs
 
 import httpx
-import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from slogate import tracing
 from slogate.evaluator import Evaluator, Mode
 from slogate.logs import JsonFormatter, register_secret
-from slogate.model import SLO, EventsSLI, SpecOrigin
 from slogate.prometheus import PrometheusClient
-from slogate.windows import DAY, google_windows
+from tests.factories import make_slo
 
-SLO_ = SLO(
-    id="api-availability",
-    service="api",
-    name="availability",
-    objective=99.9,
-    sli=EventsSLI("sum(rate(e[{{.window}}]))", "sum(rate(t[{{.window}}]))"),
-    windows=google_windows(30 * DAY),
-    origin=SpecOrigin("t.yml", "prometheus/v1"),
-)
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.configure(provider)
-    yield exporter
-    tracing.configure(None)
+SLO_ = make_slo(errors="sum(rate(e[{{.window}}]))", total="sum(rate(t[{{.window}}]))")
 
 
 def backend() -> PrometheusClient:

@@ -5,31 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from slogate import tracing
 from slogate.localprom import free_port
 
 from ..conftest import DEMO_SPECS
 from .conftest import History
 from .helpers import ADMIN_TOKEN, ServeProcess, running_slogate
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.configure(provider)
-    yield exporter
-    tracing.configure(None)
 
 
 async def test_gate_decision_span(history: History, spans: InMemorySpanExporter) -> None:

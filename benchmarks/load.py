@@ -1,0 +1,240 @@
+"""Gate throughput and latency under load, against a bare aiohttp JSON handler in the same run.
+
+    python benchmarks/load.py [--duration 60] [--concurrency 16,64,256] [--with-evaluation]
+
+- slogate serves the demo (Prometheus with backfilled history on 127.0.0.1), the audit trail on:
+  every gate call is written to SQLite (WAL, fsync on commit) before it is answered.
+- The baseline is the smallest aiohttp app answering the same size of JSON, nothing else.
+- Load comes from wrk (Debian's package) on loopback: requests/s, p50 and p99 latency,
+  errors (non-2xx and socket errors), and slogate's RSS before and after each run.
+- `--with-evaluation`: gate latency while a 1,000-SLO evaluation cycle runs in the same process
+  (direct mode, cycles back to back) against the same slogate idle between cycles.
+
+Figures are printed as ratios to the baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from slogate.demo import start_exporter, write_history  # noqa: E402
+from slogate.localprom import LocalPrometheus, free_port  # noqa: E402
+
+BARE_APP = r"""
+import json, sys
+from aiohttp import web
+body = json.dumps({"decision": "allow", "allow": True, "service": "checkout", "reasons": [],
+                   "slos": [{"burn_rates": {w: 0.2 for w in ("5m","30m","1h","2h","6h","1d","3d","30d")}}]})
+async def handler(request):
+    request.query.get("service")
+    return web.Response(text=body, content_type="application/json")
+app = web.Application()
+app.router.add_get("/v1/gate", handler)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+
+def wrk(url: str, connections: int, duration: int) -> dict[str, float]:
+    threads = min(2, connections)
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+    def millis(label: str) -> float:
+        match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert match, out
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (
+        sum(int(g) for g in socket.groups()) if socket else 0
+    )
+    assert rps, out
+    return {
+        "rps": float(rps.group(1)),
+        "p50": millis("50%"),
+        "p99": millis("99%"),
+        "errors": errors,
+    }
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def wait_ready(url: str, path: str = "/readyz", timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + path, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready")
+
+
+def start_slogate(
+    prometheus: str, specs: Path, workdir: Path, interval: str, mode: str = "auto"
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    config = workdir / f"slogate-{port}.yaml"
+    config.write_text(f"evaluation: {{mode: {mode}}}\nprometheus: {{timeout: 60s}}\n")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "slogate.cli",
+            "--log-level",
+            "warning",
+            "serve",
+            "--specs",
+            str(specs),
+            "--prometheus-url",
+            prometheus,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--interval",
+            interval,
+            "--store",
+            str(workdir / f"slogate-{port}.db"),
+            "--config",
+            str(config),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, timeout=600)
+    return process, url
+
+
+def start_live_history(workdir: Path) -> LocalPrometheus:
+    anchor = math.floor(time.time() / 60) * 60
+    write_history(workdir, anchor)
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    _runner, port = asyncio.run_coroutine_threadsafe(start_exporter(anchor), loop).result(30)
+    prometheus = LocalPrometheus(workdir, jobs={"slogate-demo": [f"127.0.0.1:{port}"]})
+    prometheus.start()
+    return prometheus
+
+
+def gate_vs_bare(workdir: Path, levels: list[int], duration: int) -> list[dict[str, Any]]:
+    prometheus = start_live_history(workdir)
+    bare_port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(bare_port)])
+    slogate, url = start_slogate(prometheus.url, ROOT / "slo_specs", workdir, "30s")
+    rows = []
+    try:
+        wait_ready(f"http://127.0.0.1:{bare_port}", "/v1/gate?service=checkout")
+        for connections in levels:
+            base = wrk(
+                f"http://127.0.0.1:{bare_port}/v1/gate?service=checkout", connections, duration
+            )
+            before = rss_mb(slogate.pid)
+            ours = wrk(f"{url}/v1/gate?service=checkout&deploy_id=load", connections, duration)
+            rows.append(
+                {
+                    "c": connections,
+                    "bare": base,
+                    "slogate": ours,
+                    "rss": (before, rss_mb(slogate.pid)),
+                }
+            )
+            print(f"c={connections}: measured", flush=True)
+        audited = httpx.get(f"{url}/v1/decisions", params={"limit": "1"}, timeout=10).json()[
+            "decisions"
+        ]
+        assert audited and audited[0]["deploy_id"] == "load"
+    finally:
+        for process in (slogate, bare):
+            process.terminate()
+            process.wait(30)
+        prometheus.stop()
+    return rows
+
+
+def under_evaluation(duration: int) -> dict[str, dict[str, float]]:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import scale
+
+    workdir = scale.BENCH / "load-eval"
+    workdir.mkdir(parents=True, exist_ok=True)
+    prometheus, specs = scale.prepare(workdir, 50, 1000)
+    prometheus.start()
+    results = {}
+    try:
+        for label, interval in (("idle", "1h"), ("evaluating", "1s")):
+            slogate, url = start_slogate(prometheus.url, specs, workdir, interval, mode="direct")
+            try:
+                results[label] = wrk(f"{url}/v1/gate?service=svc001", 64, duration)
+            finally:
+                slogate.terminate()
+                slogate.wait(60)
+    finally:
+        prometheus.stop()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=int, default=60)
+    parser.add_argument("--concurrency", default="16,64,256")
+    parser.add_argument("--with-evaluation", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="slogate-load-") as tmp:
+        rows = gate_vs_bare(Path(tmp), [int(c) for c in args.concurrency.split(",")], args.duration)
+    print()
+    print(
+        f"{'conc':>5} {'bare rps':>10} {'slogate rps':>12} {'ratio':>6} {'p50 ms':>14} {'p99 ms':>14} {'errors':>7} {'RSS MB':>14}"
+    )
+    for row in rows:
+        b, s = row["bare"], row["slogate"]
+        print(
+            f"{row['c']:>5} {b['rps']:>10.0f} {s['rps']:>12.0f} {s['rps'] / b['rps']:>6.2f}"
+            f" {b['p50']:>6.2f}/{s['p50']:<7.2f} {b['p99']:>6.2f}/{s['p99']:<7.2f} {s['errors']:>7.0f}"
+            f" {row['rss'][0]:>6.1f}→{row['rss'][1]:<6.1f}"
+        )
+    print("(p50/p99 columns: bare/slogate)")
+    if args.with_evaluation:
+        results = under_evaluation(args.duration)
+        idle, busy = results["idle"], results["evaluating"]
+        print(
+            f"\ngate at c=64 with 1,000 SLOs: idle p50 {idle['p50']:.2f} ms p99 {idle['p99']:.2f} ms;"
+            f" during evaluation p50 {busy['p50']:.2f} ms p99 {busy['p99']:.2f} ms"
+            f" (p99 ratio {busy['p99'] / idle['p99']:.2f}); rps {idle['rps']:.0f} vs {busy['rps']:.0f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

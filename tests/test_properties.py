@@ -1,0 +1,97 @@
+"""Property tests: the spec loader and PromQL parser only ever raise their own errors, and no
+figure that reaches a client is NaN or infinite."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from slogate import promql
+from slogate.budget import clean_ratio
+from slogate.errors import PromQLSyntaxError
+from slogate.policy import Policy
+from slogate.snapshot import SLOStatus
+from slogate.spec import check_text
+from slogate.views import status_view
+from tests.factories import make_slo
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+)
+documents = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=5)
+    ),
+    max_leaves=25,
+)
+HEADERS = (
+    'version: "prometheus/v1"\n',
+    "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\n",
+    "apiVersion: openslo/v1alpha\nkind: SLO\n",
+    "",
+)
+KEYS = ("service", "slos", "spec", "metadata", "name", "objective", "sli", "alerting", "labels")
+
+
+@st.composite
+def spec_texts(draw: st.DrawFn) -> str:
+    header = draw(st.sampled_from(HEADERS))
+    body: dict[str, Any] = draw(st.dictionaries(st.sampled_from(KEYS), documents, max_size=5))
+    if draw(st.booleans()):
+        body["slos"] = draw(
+            st.lists(st.dictionaries(st.sampled_from(KEYS), documents, max_size=5), max_size=3)
+        )
+    try:
+        text = yaml.safe_dump(body)
+    except yaml.YAMLError:
+        text = "{}"
+    garbage = draw(st.text(max_size=20))
+    return header + text + (garbage if draw(st.booleans()) else "")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(spec_texts())
+def test_spec_loader_only_raises_spec_errors(text: str) -> None:
+    _slos, errors = check_text(text, "fuzz.yml")  # never raises
+    for error in errors:
+        assert error.line().startswith("fuzz.yml") and error.reason
+
+
+@settings(max_examples=500)
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            list('sum(rate x{a="b"}[5m]) by /*+-<>=!~ 0.5e3 offset @ and or \'ü')
+        ),
+        max_size=60,
+    )
+)
+def test_promql_parser_only_raises_its_own_error(text: str) -> None:
+    try:
+        promql.parse(text)
+    except PromQLSyntaxError as exc:
+        assert str(exc).count(":") >= 2  # "line:col: parse error: ..."
+
+
+SLO_ = make_slo("api", "a")
+ratios = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.floats(0, 1))
+
+
+@settings(max_examples=300)
+@given(st.lists(ratios, min_size=8, max_size=8), st.floats(0, 100, exclude_min=True))
+def test_no_nan_or_infinity_reaches_a_client(values: list[float | None], objective: float) -> None:
+    slo = replace(SLO_, objective=objective)
+    status = SLOStatus(
+        slo, {w: clean_ratio(v) for w, v in zip(slo.windows.windows, values, strict=True)}, 1.0, 1.0
+    )
+    json.dumps(status_view(status, Policy(), 2.0), allow_nan=False)  # raises on NaN or Infinity
