@@ -15,6 +15,7 @@ from slogate.web import (
     NAME,
     TOKENS,
     BadRequestError,
+    UnauthorizedError,
     check_field,
     check_text,
     error_response,
@@ -37,40 +38,20 @@ EXEMPTION_FIELDS = (
 )
 
 
-class Unauthorized(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def admin(request: web.Request) -> str:
     """The name of the admin token the request carries; raises `Unauthorized` otherwise."""
     tokens = request.app[TOKENS]
     if not tokens.configured:
-        raise Unauthorized(
+        raise UnauthorizedError(
             403, "admin API disabled: set SLOGATE_ADMIN_TOKEN or server.admin_token_file"
         )
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(401, "admin token required: Authorization: Bearer <token>")
+        raise UnauthorizedError(401, "admin token required: Authorization: Bearer <token>")
     name: str | None = tokens.verify(token.strip())
     if name is None:
-        raise Unauthorized(403, "admin token not accepted")
+        raise UnauthorizedError(403, "admin token not accepted")
     return name
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        response: web.StreamResponse = await handler(request)
-        return response
-    except Unauthorized as exc:
-        response = error_response(
-            exc.status, "unauthorized" if exc.status == 401 else "forbidden", str(exc)
-        )
-        if exc.status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="slogate"'
-        return response
 
 
 def _until(

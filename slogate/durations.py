@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 _DURATION = re.compile(
@@ -32,6 +33,7 @@ def parse_duration(text: str) -> float:
     return millis / 1000
 
 
+@functools.lru_cache(maxsize=1024)
 def format_duration(seconds: float) -> str:
     """Prometheus' `model.Duration.String()`: `30d`, `4w` for 28d, `1w` for 7d, `1h30m`.
 

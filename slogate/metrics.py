@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -148,6 +149,7 @@ class Telemetry:
             ["service", "decision"],
             registry=self.registry,
         )
+        self._decision_children: dict[tuple[str, str], Any] = {}
         self.evaluation_duration = Histogram(
             "slogate_evaluation_duration_seconds",
             "Duration of one evaluation cycle.",
@@ -196,4 +198,8 @@ class Telemetry:
         self.notifications.labels(sink, outcome).inc()
 
     def observe_decision(self, decision: Decision) -> None:
-        self.decisions.labels(decision.request.service, decision.verdict.value).inc()
+        key = (decision.request.service, decision.verdict.value)
+        child = self._decision_children.get(key)
+        if child is None:  # label lookups cost more than the increment: once per series
+            child = self._decision_children[key] = self.decisions.labels(*key)
+        child.inc()

@@ -153,6 +153,14 @@ def slo_reasons(status: SLOStatus, policy: Policy, now: float) -> list[Reason]:
     """Every reason one SLO gives to hold a release back, each with its policy verdict."""
     if (stale := freshness_reason(status, policy, now)) is not None:
         return [stale]
+    key = ("reasons", policy)  # the rest depends only on the figures: once per status
+    cached: list[Reason] | None = status.memo.get(key)
+    if cached is None:
+        cached = status.memo[key] = _figure_reasons(status, policy)
+    return list(cached)
+
+
+def _figure_reasons(status: SLOStatus, policy: Policy) -> list[Reason]:
     slo = status.slo
     found: list[tuple[ReasonCode, str]] = []
     remaining = status.error_budget_remaining

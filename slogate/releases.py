@@ -149,8 +149,10 @@ class ReleaseControl:
         del self._exemptions[exemption_id]
         return exemption
 
-    async def record(self, decision: Decision, body: dict[str, Any], source: str) -> None:
-        """Audit one decision; returns once it is durable."""
+    async def record(
+        self, decision: Decision, body: dict[str, Any], source: str, encoded: str = ""
+    ) -> None:
+        """Audit one decision (`encoded`: `body` as JSON, if already made); durable on return."""
         record = DecisionRecord(
             decision.id,
             decision.decided_at,
@@ -158,6 +160,7 @@ class ReleaseControl:
             decision.verdict.value,
             source,
             body,
+            encoded,
         )
         await self.store.record_decision(record)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from slogate.budget import alert_state, burn_rate, error_budget_remaining
 from slogate.model import SLO
@@ -30,6 +31,8 @@ class SLOStatus:
     error_budget_remaining: float | None = field(init=False)
     page: bool = field(init=False)
     ticket: bool = field(init=False)
+    memo: dict[Any, Any] = field(init=False, repr=False, compare=False, default_factory=dict)
+    """Derived data computed once per status by readers (e.g. its JSON figures)."""
 
     def __post_init__(self) -> None:
         ratios = MappingProxyType(dict(self.error_ratios))

@@ -117,16 +117,28 @@ class _Job:
     ) -> None:
         self.fn, self.future, self.loop = fn, future, loop
 
-    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        def apply() -> None:
-            if self.future.done():
-                return
-            if error is not None:
-                self.future.set_exception(error)
-            else:
-                self.future.set_result(result)
 
-        self.loop.call_soon_threadsafe(apply)
+Outcome = tuple[_Job, Any, BaseException | None]
+
+
+def _apply(outcomes: list[Outcome]) -> None:
+    """Resolve a batch's futures (on their event loop)."""
+    for job, result, error in outcomes:
+        if job.future.done():
+            continue
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    """One wake-up per event loop for a whole batch, not one per job."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, items in by_loop.items():
+        loop.call_soon_threadsafe(_apply, items)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -223,31 +235,35 @@ class SQLiteStore:
                 return
 
     def _execute(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        results: list[tuple[_Job, Any, BaseException | None]] = []
+        """One transaction for the batch. Jobs run plainly first; if one fails, the batch is
+        run again with a savepoint per job, so that only the failing job fails."""
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for n, job in enumerate(batch):
-                conn.execute(f"SAVEPOINT job{n}")
-                try:
-                    results.append((job, job.fn(conn), None))
-                    conn.execute(f"RELEASE job{n}")
-                except (
-                    Exception
-                ) as exc:  # one bad job must not take the others (or the thread) down
-                    conn.execute(f"ROLLBACK TO job{n}")
-                    conn.execute(f"RELEASE job{n}")
-                    results.append((job, None, StoreError(f"{self.path}: {exc}")))
+            try:
+                results: list[Outcome] = [(job, job.fn(conn), None) for job in batch]
+            except Exception:
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                results = [self._isolated(conn, n, job) for n, job in enumerate(batch)]
             conn.execute("COMMIT")
             self.commits += 1
         except sqlite3.Error as exc:  # the commit itself failed: nothing is durable
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             failure = StoreError(f"{self.path}: {exc}")
-            for job in batch:
-                job.settle(error=failure)
+            _settle([(job, None, failure) for job in batch])
             return
-        for job, result, error in results:
-            job.settle(result, error)
+        _settle(results)
+
+    def _isolated(self, conn: sqlite3.Connection, n: int, job: _Job) -> Outcome:
+        conn.execute(f"SAVEPOINT job{n}")
+        try:
+            outcome: Outcome = (job, job.fn(conn), None)
+        except Exception as exc:  # one bad job must not take the others down
+            conn.execute(f"ROLLBACK TO job{n}")
+            outcome = (job, None, StoreError(f"{self.path}: {exc}"))
+        conn.execute(f"RELEASE job{n}")
+        return outcome
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._thread is None:
@@ -260,7 +276,7 @@ class SQLiteStore:
     # --- decisions --------------------------------------------------------------------------
 
     async def record_decision(self, record: DecisionRecord) -> None:
-        body = json.dumps(record.body, separators=(",", ":"), allow_nan=False)
+        body = record.encoded or json.dumps(record.body, separators=(",", ":"), allow_nan=False)
 
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute(

@@ -23,6 +23,8 @@ class DecisionRecord:
     verdict: str
     source: str
     body: dict[str, Any]
+    encoded: str = ""
+    """`body` as JSON, when the caller already has it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,13 +51,19 @@ def setup_from_env() -> None:
     configure(provider)
 
 
-@contextlib.contextmanager
-def span(name: str, **attributes: Any) -> Iterator[trace.Span | None]:
-    """A span named `name` with `attributes` (None values dropped), or nothing when tracing is
-    off. Exceptions are recorded on the span and re-raised."""
+_OFF = contextlib.nullcontext(None)
+
+
+def span(name: str, **attributes: Any) -> contextlib.AbstractContextManager[trace.Span | None]:
+    """A span named `name` with `attributes` (None values dropped), or, when tracing is off, a
+    shared null context (nothing allocated). Exceptions are recorded on the span and re-raised."""
     if _provider is None:
-        yield None
-        return
+        return _OFF
+    return _span(name, attributes)
+
+
+@contextlib.contextmanager
+def _span(name: str, attributes: dict[str, Any]) -> Iterator[trace.Span | None]:
     tracer = trace.get_tracer("slogate", __version__, tracer_provider=_provider)
     clean = {k: v for k, v in attributes.items() if v is not None}
     with tracer.start_as_current_span(name, attributes=clean) as current:

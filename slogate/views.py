@@ -44,20 +44,32 @@ def status_state(status: SLOStatus, policy: Policy, now: float) -> str:
     return "ok" if status.has_data else "no_data"
 
 
+def _figures(status: SLOStatus) -> dict[str, Any]:
+    """The part of a status view that depends only on the status: built once per status (the
+    gate answers many requests from one snapshot) and shared, read-only, by every answer."""
+    cached: dict[str, Any] | None = status.memo.get("view")
+    if cached is None:
+        slo = status.slo
+        cached = {
+            "service": slo.service,
+            "slo": slo.name,
+            "id": slo.id,
+            "objective": slo.objective,
+            "period": format_duration(slo.period),
+            "error_budget_remaining": number(status.error_budget_remaining),
+            "error_ratios": by_window(status.error_ratios),
+            "burn_rates": by_window(status.burn_rates),
+            "alerts": {"page": status.page, "ticket": status.ticket},
+            "evaluated_at": rfc3339(status.evaluated_at),
+        }
+        status.memo["view"] = cached
+    return cached
+
+
 def status_view(status: SLOStatus, policy: Policy, now: float) -> dict[str, Any]:
-    slo = status.slo
     age = status.age(now)
     return {
-        "service": slo.service,
-        "slo": slo.name,
-        "id": slo.id,
-        "objective": slo.objective,
-        "period": format_duration(slo.period),
-        "error_budget_remaining": number(status.error_budget_remaining),
-        "error_ratios": by_window(status.error_ratios),
-        "burn_rates": by_window(status.burn_rates),
-        "alerts": {"page": status.page, "ticket": status.ticket},
-        "evaluated_at": rfc3339(status.evaluated_at),
+        **_figures(status),
         "data_age_seconds": None if age is None else round(age, 3),
         "state": status_state(status, policy, now),
         "error": status.error,

@@ -47,6 +47,15 @@ TOKENS = web.AppKey("tokens", AdminTokens)
 SECRETS = web.AppKey("secrets", Secrets)
 
 
+class UnauthorizedError(Exception):
+    """No (401) or a refused (403) admin token."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = "unauthorized" if status == 401 else "forbidden"
+
+
 class BadRequestError(Exception):
     """A request that slogate will not act on; answered 400 naming the field."""
 
@@ -56,9 +65,24 @@ class BadRequestError(Exception):
         self.message = message
 
 
-def json_response(body: Any, status: int = 200) -> web.Response:
-    text = json.dumps(body, allow_nan=False, separators=(",", ":"))
+def encode(body: Any) -> str:
+    """Compact JSON; NaN or Infinity is an error, never an answer."""
+    return json.dumps(body, allow_nan=False, separators=(",", ":"))
+
+
+def json_response(body: Any, status: int = 200, *, encoded: str | None = None) -> web.Response:
+    text = encode(body) if encoded is None else encoded
     return web.Response(text=text, status=status, content_type="application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class GateAnswer:
+    decision: Decision
+    body: dict[str, Any]
+    encoded: str
+
+    def response(self, status: int = 200) -> web.Response:
+        return json_response(self.body, status, encoded=self.encoded)
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
@@ -75,6 +99,11 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         return response
     except BadRequestError as exc:
         return error_response(400, "bad_request", exc.message, exc.field)
+    except UnauthorizedError as exc:
+        response = error_response(exc.status, exc.code, str(exc))
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="slogate"'
+        return response
     except UnknownServiceError as exc:
         return error_response(404, "not_found", str(exc))
     except StoreError as exc:
@@ -145,9 +174,7 @@ async def json_object(
     return dict(payload)
 
 
-async def gate_decision(
-    app: web.Application, gate_request: GateRequest, source: str
-) -> tuple[Decision, dict[str, Any]]:
+async def gate_decision(app: web.Application, gate_request: GateRequest, source: str) -> GateAnswer:
     """Decide on the current snapshot and overrides, and audit it durably before answering."""
     engine, control = app[ENGINE], app[CONTROL]
     request = gate_request
@@ -179,6 +206,7 @@ async def gate_decision(
             },
         )
         body = decision_view(decision, engine.config.policy.for_slo)
-        await control.record(decision, body, source)
+        encoded = encode(body)  # once, for the audit trail and the answer alike
+        await control.record(decision, body, source, encoded)
     app[TELEMETRY].observe_decision(decision)
-    return decision, body
+    return GateAnswer(decision, body, encoded)

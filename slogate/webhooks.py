@@ -85,8 +85,8 @@ def flagger_request(app: web.Application, payload: Mapping[str, Any]) -> GateReq
 
 async def flagger_gate(request: web.Request) -> web.Response:
     gate_request = flagger_request(request.app, await json_object(request))
-    decision, body = await gate_decision(request.app, gate_request, "flagger")
-    return json_response(body, 200 if decision.allow else 403)
+    answer = await gate_decision(request.app, gate_request, "flagger")
+    return answer.response(200 if answer.decision.allow else 403)
 
 
 def rollback_reasons(app: web.Application, gate_request: GateRequest) -> list[dict[str, str]]:
@@ -106,8 +106,8 @@ def rollback_reasons(app: web.Application, gate_request: GateRequest) -> list[di
 async def flagger_rollback(request: web.Request) -> web.Response:
     gate_request = flagger_request(request.app, await json_object(request))
     reasons = rollback_reasons(request.app, gate_request)
-    _, body = await gate_decision(request.app, gate_request, "flagger-rollback")
-    body = {**body, "rollback": bool(reasons), "rollback_reasons": reasons}
+    answer = await gate_decision(request.app, gate_request, "flagger-rollback")
+    body = {**answer.body, "rollback": bool(reasons), "rollback_reasons": reasons}
     return json_response(body, 200 if reasons else 409)
 
 
@@ -173,7 +173,8 @@ async def github_gate(request: web.Request) -> web.Response:
         step=f"github/{environment}",
     )
     try:
-        decision, body = await gate_decision(request.app, gate_request, "github")
+        answer = await gate_decision(request.app, gate_request, "github")
+        decision, body = answer.decision, answer.body
     except UnknownServiceError as exc:
         try:  # fail closed: GitHub must not wait for an answer that will never come
             await _github_review(request.app, callback, environment, "rejected", f"slogate: {exc}")
