@@ -40,6 +40,10 @@ _ALERT_WINDOWS_KIND = re.compile(r"(?m)^kind: +['\"]?AlertWindows['\"]? *$")
 _COMMENT_LINE = re.compile(r"(?m)^#.*$")
 _DOC_SEPARATOR = re.compile(r"(?m)^---")
 
+# libyaml's loader when PyYAML was built with it: the same safe constructor, 10x the speed on a
+# repository of thousands of specs.
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 OPENSLO_RAW_TEMPLATE = """
   1 - (
     (
@@ -131,7 +135,7 @@ def _load_document(
             source=where,
         )
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 (a safe loader, C when built)
     except yaml.YAMLError as exc:
         raise SpecError(
             f"could not unmarshal YAML spec: {_yaml_reason(exc)}", source=where
