@@ -97,7 +97,7 @@ def _actor(fields: dict[str, Any], token_name: str) -> str:
 async def list_freezes(request: web.Request) -> web.Response:
     admin(request)
     service = request.query.get("service", "")
-    freezes = [f for f in request.app[CONTROL].freezes() if not service or f.covers(service)]
+    freezes = request.app[CONTROL].freezes(service)
     return json_response({"freezes": [freeze_view(f) for f in freezes]})
 
 

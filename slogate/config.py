@@ -175,7 +175,7 @@ class Config:
     interval: float = 30.0
     mode: str = "auto"
     """Where error ratios come from: Sloth's recording rules where loaded (auto), only them
-    (rules), or one query per SLO and window (direct)."""
+    (rules), or one query per SLO (direct)."""
     specs: SpecsConfig = field(default_factory=SpecsConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)

@@ -85,7 +85,12 @@ class Engine:
         self.specs = specs
         self.config_source = config_source
         self.clock = clock
-        self.evaluator = Evaluator(backend, clock=clock, mode=Mode(config.mode))
+        self.evaluator = Evaluator(
+            backend,
+            clock=clock,
+            mode=Mode(config.mode),
+            concurrency=config.prometheus.max_concurrency,
+        )
         self.slos: tuple[SLO, ...] = ()
         self.snapshot = Snapshot.empty(())
         self.last_spec_reload: ReloadResult | None = None

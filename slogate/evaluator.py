@@ -3,7 +3,8 @@
 Two ways to get an SLO's error ratios, chosen per SLO in `auto` mode:
 - rules: where Sloth's recording rules (`slo:sli_error:ratio_rate<window>`) are loaded, one
   query per window reads every SLO at once, so a cycle costs O(windows) queries;
-- direct: one query per SLO and window, run concurrently over the backend's bounded pool.
+- direct: one query per SLO for all its windows, a bounded number of SLOs at a time over the
+  backend's keep-alive pool.
 
 An SLO whose queries fail keeps its previous figures, marked with the error, so their age keeps
 growing until the gate's staleness limit applies the fail mode.
@@ -22,7 +23,7 @@ from slogate.durations import format_duration
 from slogate.errors import BackendError
 from slogate.model import SLO, EventsSLI
 from slogate.prometheus import QueryBackend, Sample, single_value
-from slogate.queries import error_ratio_query, recorded_ratios_query, traffic_query
+from slogate.queries import WINDOW_LABEL, recorded_ratios_query, traffic_query, windows_query
 from slogate.snapshot import SLOStatus, Snapshot
 from slogate.tracing import set_attributes, span
 
@@ -43,10 +44,14 @@ class Evaluator:
         *,
         clock: Callable[[], float] = time.time,
         mode: Mode = Mode.AUTO,
+        concurrency: int = 16,
     ) -> None:
         self.backend = backend
         self.clock = clock
         self.mode = mode
+        self.concurrency = concurrency
+        """SLOs in flight at once: enough to fill the backend's pool, few enough that a cycle of
+        thousands never floods the event loop the gate answers on."""
 
     async def _query(self, expr: str, at: float, **attributes: Any) -> list[Sample]:
         """One backend query, traced (query, window, outcome) when tracing is on."""
@@ -55,14 +60,32 @@ class Evaluator:
             set_attributes(current, **{"slogate.samples": len(samples)})
             return samples
 
-    async def _ratio(self, slo: SLO, window: float, at: float) -> tuple[float | None, int]:
-        """The error ratio over `window`, and how many queries it took."""
+    async def _ratios(self, slo: SLO, at: float) -> tuple[dict[float, float | None], int]:
+        """Every window's error ratio, and how many queries it took (one, plus a traffic query
+        per window whose ratio came back empty)."""
+        windows = slo.windows.windows
+        by_window: dict[str, list[Sample]] = {}
+        for sample in await self._query(windows_query(slo), at, **{"slogate.slo": slo.id}):
+            by_window.setdefault(sample.labels.get(WINDOW_LABEL, ""), []).append(sample)
+        ratios: dict[float, float | None] = {}
+        empty: list[float] = []
+        for window in windows:
+            samples = by_window.get(format_duration(window))
+            if samples or not isinstance(slo.sli, EventsSLI):
+                ratios[window] = clean_ratio(single_value(samples or []))
+            else:
+                empty.append(window)
+        if empty:
+            totals = await asyncio.gather(*(self._traffic(slo, w, at) for w in empty))
+            ratios.update(zip(empty, totals, strict=True))
+        return {w: ratios[w] for w in windows}, 1 + len(empty)
+
+    async def _traffic(self, slo: SLO, window: float, at: float) -> float | None:
+        """An empty error ratio: 0 when there was traffic (no error series), else no data."""
+        assert isinstance(slo.sli, EventsSLI)
         where = {"slogate.slo": slo.id, "slogate.window": format_duration(window)}
-        samples = await self._query(error_ratio_query(slo, window), at, **where)
-        if samples or not isinstance(slo.sli, EventsSLI):
-            return clean_ratio(single_value(samples)), 1
         total = single_value(await self._query(traffic_query(slo.sli, window), at, **where))
-        return (0.0 if total is not None and total > 0 else None), 2
+        return 0.0 if total is not None and total > 0 else None
 
     async def _recorded(self, windows: Sequence[float], at: float) -> tuple[Recorded, int]:
         """Recording-rule ratios of every window that answered, and how many queries failed."""
@@ -95,26 +118,26 @@ class Evaluator:
         self, slo: SLO, previous: SLOStatus | None, at: float
     ) -> tuple[SLOStatus, int, int]:
         """The SLO's new status from its own queries, how many it sent and how many failed."""
-        windows = slo.windows.windows
-        results = await asyncio.gather(
-            *(self._ratio(slo, w, at) for w in windows), return_exceptions=True
-        )
-        ratios: dict[float, float | None] = {}
-        failures: list[BackendError] = []
-        sent = 0
-        for window, result in zip(windows, results, strict=True):
-            if isinstance(result, BackendError):
-                failures.append(result)
-                sent += 1
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                ratios[window], queries = result
-                sent += queries
-        if failures:
+        try:
+            ratios, sent = await self._ratios(slo, at)
+        except BackendError as exc:
             base = previous if previous is not None and previous.slo == slo else SLOStatus(slo)
-            return base.failed(str(failures[0]), at), sent, len(failures)
+            return base.failed(str(exc), at), 1, 1
         return SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at), sent, 0
+
+    async def _all_direct(
+        self, slos: Sequence[SLO], known: Mapping[str, SLOStatus], at: float
+    ) -> list[tuple[SLOStatus, int, int]]:
+        """`_direct` for every SLO, `concurrency` at a time (workers, not a task per SLO)."""
+        results: list[tuple[SLOStatus, int, int] | None] = [None] * len(slos)
+        queue = iter(enumerate(slos))
+
+        async def worker() -> None:
+            for n, slo in queue:
+                results[n] = await self._direct(slo, known.get(slo.id), at)
+
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(slos)))))
+        return [r for r in results if r is not None]
 
     @staticmethod
     def _from_rules(slo: SLO, recorded: Recorded, at: float) -> SLOStatus | None:
@@ -169,8 +192,7 @@ class Evaluator:
                 status = base if base is not None and base.slo == slo else SLOStatus(slo)
                 statuses[slo.id] = status.failed(message, at)
             direct = []
-        results = await asyncio.gather(*(self._direct(s, known.get(s.id), at) for s in direct))
-        for status, sent, failures in results:
+        for status, sent, failures in await self._all_direct(direct, known, at):
             statuses[status.slo.id] = status
             queries += sent
             failed += failures

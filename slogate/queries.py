@@ -1,5 +1,7 @@
 """The PromQL slogate sends: one expression per SLO and window, rendered from the SLI.
 
+An SLO's windows go to the backend together (`windows_query`): each window's expression tagged
+with its window by `label_replace` and joined with `or`, one round trip per SLO.
 An events SLI becomes one expression dividing errors by total — Sloth's own SLI expression — so
 Prometheus divides values taken at the same instant (never two queries divided client-side).
 A service that never failed often has no error series at all, which makes that expression
@@ -24,6 +26,19 @@ def error_ratio_query(slo: SLO, window: float) -> str:
         errors, total = render_window(sli.error_query, w), render_window(sli.total_query, w)
         return f"({errors})\n/\n({total})\n"
     return f"({render_window(sli.error_ratio_query, w)})"
+
+
+WINDOW_LABEL = "slogate_window"
+
+
+def windows_query(slo: SLO) -> str:
+    """Every window's error ratio of `slo` in one query; each series carries its window in the
+    `slogate_window` label (distinct per window, so `or` keeps them all)."""
+    return "\nor\n".join(
+        f'label_replace({error_ratio_query(slo, w)}, "{WINDOW_LABEL}", "{format_duration(w)}",'
+        ' "", "")'
+        for w in slo.windows.windows
+    )
 
 
 def traffic_query(sli: EventsSLI, window: float) -> str:

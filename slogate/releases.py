@@ -17,7 +17,7 @@ from typing import Any
 from slogate.config import PolicyConfig
 from slogate.gate import Decision
 from slogate.ids import ulid
-from slogate.overrides import Exemption, Freeze, FreezeKind
+from slogate.overrides import ALL_SERVICES, Exemption, Freeze, FreezeKind
 from slogate.snapshot import Snapshot
 from slogate.store import AdminAction, DecisionRecord, Store
 
@@ -38,17 +38,33 @@ class ReleaseControl:
         self.clock = clock
         self._freezes: dict[str, Freeze] = {}
         self._exemptions: dict[str, Exemption] = {}
+        self._by_service: dict[str, list[Freeze]] | None = None
+        """The freezes indexed by service (`*` for all), rebuilt after any change: the gate
+        reads it on every call, and there is a system freeze per SLO out of budget."""
 
     async def load(self) -> None:
         """Read the active freezes and exemptions back after a start or a crash."""
         self._freezes = {f.id: f for f in await self.store.active_freezes()}
+        self._by_service = None
         self._exemptions = {e.id: e for e in await self.store.active_exemptions()}
 
     # --- what the gate reads ----------------------------------------------------------------
 
-    def freezes(self) -> list[Freeze]:
+    def freezes(self, service: str = "") -> list[Freeze]:
+        """The active freezes; with `service`, only those covering it."""
         now = self.clock()
-        return [f for f in self._freezes.values() if f.active(now)]
+        if not service:
+            return [f for f in self._freezes.values() if f.active(now)]
+        index = self._index()
+        covering = index.get(service, []) + index.get(ALL_SERVICES, [])
+        return [f for f in covering if f.active(now)]
+
+    def _index(self) -> dict[str, list[Freeze]]:
+        if self._by_service is None:
+            self._by_service = {}
+            for freeze in self._freezes.values():
+                self._by_service.setdefault(freeze.service, []).append(freeze)
+        return self._by_service
 
     def exemptions(self) -> list[Exemption]:
         now = self.clock()
@@ -95,6 +111,7 @@ class ReleaseControl:
             ),
         )
         self._freezes[freeze.id] = freeze
+        self._by_service = None
         log.info("freeze %s on %s by %s: %s", freeze.id, service, actor, reason)
         return freeze
 
@@ -107,6 +124,7 @@ class ReleaseControl:
         ):
             return None
         del self._freezes[freeze_id]
+        self._by_service = None
         log.info("freeze %s on %s lifted by %s %s", freeze_id, freeze.service, actor, reason)
         return freeze
 
@@ -149,17 +167,14 @@ class ReleaseControl:
         del self._exemptions[exemption_id]
         return exemption
 
-    async def record(
-        self, decision: Decision, body: dict[str, Any], source: str, encoded: str = ""
-    ) -> None:
-        """Audit one decision (`encoded`: `body` as JSON, if already made); durable on return."""
+    async def record(self, decision: Decision, encoded: str, source: str) -> None:
+        """Audit one decision, `encoded` being its answer's JSON; durable on return."""
         record = DecisionRecord(
             decision.id,
             decision.decided_at,
             decision.request.service,
             decision.verdict.value,
             source,
-            body,
             encoded,
         )
         await self.store.record_decision(record)
@@ -167,8 +182,8 @@ class ReleaseControl:
     # --- automatic halts --------------------------------------------------------------------
 
     def _system_freeze(self, service: str, slo: str) -> Freeze | None:
-        for freeze in self._freezes.values():
-            if freeze.kind is FreezeKind.SYSTEM and freeze.service == service and freeze.slo == slo:
+        for freeze in self._index().get(service, ()):
+            if freeze.kind is FreezeKind.SYSTEM and freeze.slo == slo:
                 return freeze
         return None
 

@@ -276,13 +276,18 @@ class SQLiteStore:
     # --- decisions --------------------------------------------------------------------------
 
     async def record_decision(self, record: DecisionRecord) -> None:
-        body = record.encoded or json.dumps(record.body, separators=(",", ":"), allow_nan=False)
-
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO decisions (id, decided_at, service, verdict, source, body)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (record.id, record.decided_at, record.service, record.verdict, record.source, body),
+                (
+                    record.id,
+                    record.decided_at,
+                    record.service,
+                    record.verdict,
+                    record.source,
+                    record.encoded,
+                ),
             )
 
         await self._call(insert)
@@ -310,8 +315,7 @@ class SQLiteStore:
 
         def select(conn: sqlite3.Connection) -> list[DecisionRecord]:
             return [
-                DecisionRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))
-                for r in conn.execute(sql, args)
+                DecisionRecord(r[0], r[1], r[2], r[3], r[4], r[5]) for r in conn.execute(sql, args)
             ]
 
         return await self._call(select)

@@ -7,6 +7,7 @@ freeze or exemption survives a crash.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,9 +23,13 @@ class DecisionRecord:
     service: str
     verdict: str
     source: str
-    body: dict[str, Any]
-    encoded: str = ""
-    """`body` as JSON, when the caller already has it."""
+    encoded: str
+    """The answer's JSON text, byte for byte."""
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(self.encoded)
+        return body
 
 
 @dataclass(frozen=True, slots=True)

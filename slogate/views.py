@@ -5,8 +5,9 @@ Numbers are finite or null, never NaN; times are RFC 3339 UTC; windows are Prome
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,13 @@ from slogate.gate import Decision
 from slogate.overrides import Exemption, Freeze
 from slogate.policy import Policy
 from slogate.snapshot import SLOStatus
+
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
+def encode(body: Any) -> str:
+    """Compact JSON; NaN or Infinity is an error, never an answer."""
+    return _ENCODER.encode(body)
 
 
 def rfc3339(ts: float | None) -> str | None:
@@ -66,21 +74,39 @@ def _figures(status: SLOStatus) -> dict[str, Any]:
     return cached
 
 
-def status_view(status: SLOStatus, policy: Policy, now: float) -> dict[str, Any]:
+def _live(status: SLOStatus, policy: Policy, now: float) -> dict[str, Any]:
+    """The part of a status view that changes with the time of the answer."""
     age = status.age(now)
     return {
-        **_figures(status),
         "data_age_seconds": None if age is None else round(age, 3),
         "state": status_state(status, policy, now),
         "error": status.error,
     }
 
 
-def decision_view(
-    decision: Decision, policy_for: Any, *, now: float | None = None
-) -> dict[str, Any]:
-    """The gate answer. `policy_for(service, slo)` gives each SLO's policy (for its state)."""
-    at = decision.decided_at if now is None else now
+def status_view(status: SLOStatus, policy: Policy, now: float) -> dict[str, Any]:
+    return {**_figures(status), **_live(status, policy, now)}
+
+
+def _status_json(status: SLOStatus, policy: Policy, now: float) -> str:
+    """`encode(status_view(...))`, with what depends only on the status encoded once per status
+    (not once per answer) and the two live fields formatted directly."""
+    cached: tuple[str, str] | None = status.memo.get("json")
+    if cached is None:
+        figures = encode(_figures(status))[:-1]  # the object, left open for the live fields
+        cached = (figures, encode(status.error))
+        status.memo["json"] = cached
+    figures, error = cached
+    age = status.age(now)
+    age_json = "null" if age is None else float.__repr__(round(age, 3))  # as json does
+    state = status_state(status, policy, now)
+    return f'{figures},"data_age_seconds":{age_json},"state":"{state}","error":{error}}}'
+
+
+PolicyFor = Callable[[str, str], Policy]
+
+
+def _decision_head(decision: Decision, at: float) -> dict[str, Any]:
     request = decision.request
     return {
         "decision": decision.verdict.value,
@@ -101,10 +127,16 @@ def decision_view(
             }
             for r in decision.reasons
         ],
-        "slos": [
-            status_view(s, policy_for(s.slo.service, s.slo.name), at) for s in decision.statuses
-        ],
     }
+
+
+def encode_decision(decision: Decision, policy_for: PolicyFor, *, now: float | None = None) -> str:
+    """`encode(decision_view(...))`, at a fraction of the cost: the gate's hot path."""
+    at = decision.decided_at if now is None else now
+    slos = ",".join(
+        _status_json(s, policy_for(s.slo.service, s.slo.name), at) for s in decision.statuses
+    )
+    return f'{encode(_decision_head(decision, at))[:-1]},"slos":[{slos}]}}'
 
 
 def freeze_view(freeze: Freeze) -> dict[str, Any]:

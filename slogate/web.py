@@ -21,7 +21,7 @@ from slogate.metrics import Telemetry
 from slogate.policy import GateRequest
 from slogate.releases import ReleaseControl
 from slogate.tracing import set_attributes, span
-from slogate.views import decision_view
+from slogate.views import encode, encode_decision
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,6 @@ class BadRequestError(Exception):
         self.message = message
 
 
-def encode(body: Any) -> str:
-    """Compact JSON; NaN or Infinity is an error, never an answer."""
-    return json.dumps(body, allow_nan=False, separators=(",", ":"))
-
-
 def json_response(body: Any, status: int = 200, *, encoded: str | None = None) -> web.Response:
     text = encode(body) if encoded is None else encoded
     return web.Response(text=text, status=status, content_type="application/json")
@@ -78,11 +73,16 @@ def json_response(body: Any, status: int = 200, *, encoded: str | None = None) -
 @dataclass(frozen=True, slots=True)
 class GateAnswer:
     decision: Decision
-    body: dict[str, Any]
     encoded: str
 
+    @property
+    def body(self) -> dict[str, Any]:
+        """The answer as sent (parsed back: only the webhooks, not the hot path, need it)."""
+        body: dict[str, Any] = json.loads(self.encoded)
+        return body
+
     def response(self, status: int = 200) -> web.Response:
-        return json_response(self.body, status, encoded=self.encoded)
+        return web.Response(text=self.encoded, status=status, content_type="application/json")
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
@@ -194,7 +194,7 @@ async def gate_decision(app: web.Application, gate_request: GateRequest, source:
             engine.snapshot,
             engine.config.policy,
             now=engine.clock(),
-            freezes=control.freezes(),
+            freezes=control.freezes(request.service),
             exemptions=control.exemptions(),
         )
         set_attributes(
@@ -205,8 +205,7 @@ async def gate_decision(app: web.Application, gate_request: GateRequest, source:
                 "slogate.reasons": [r.code.value for r in decision.reasons],
             },
         )
-        body = decision_view(decision, engine.config.policy.for_slo)
-        encoded = encode(body)  # once, for the audit trail and the answer alike
-        await control.record(decision, body, source, encoded)
+        encoded = encode_decision(decision, engine.config.policy.for_slo)
+        await control.record(decision, encoded, source)  # the answer exactly as it is sent
     app[TELEMETRY].observe_decision(decision)
-    return GateAnswer(decision, body, encoded)
+    return GateAnswer(decision, encoded)

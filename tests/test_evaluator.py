@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
@@ -26,17 +28,34 @@ def vector(*values: str) -> dict[str, object]:
     }
 
 
-def backend(answer: Callable[[str], dict[str, object]], seen: list[str]) -> PrometheusClient:
+TAGGED = re.compile(r'label_replace\((.*), "slogate_window", "(\w+)", "", ""\)', re.S)
+
+
+def backend(answer: Callable[[str], dict[str, Any]], seen: list[str]) -> PrometheusClient:
+    """`answer` gives each plain expression's result; an SLO's windows query is answered as
+    Prometheus does: every window's expression answered, tagged with its window, joined."""
+
     def handler(request: httpx.Request) -> httpx.Response:
         query = parse_qs(request.content.decode())["query"][0]
         seen.append(query)
-        return httpx.Response(200, json=answer(query))
+        parts = [TAGGED.fullmatch(part) for part in query.split("\nor\n")]
+        if not all(parts):
+            return httpx.Response(200, json=answer(query))
+        result = [
+            {"metric": {**item["metric"], "slogate_window": part[2]}, "value": item["value"]}
+            for part in parts
+            if part is not None
+            for item in answer(part[1])["data"]["result"]
+        ]
+        return httpx.Response(
+            200, json={"status": "success", "data": {"resultType": "vector", "result": result}}
+        )
 
     return PrometheusClient("http://prom.test", transport=httpx.MockTransport(handler))
 
 
 async def evaluate(
-    answer: Callable[[str], dict[str, object]],
+    answer: Callable[[str], dict[str, Any]],
 ) -> tuple[dict[float, float | None], list[str], int]:
     seen: list[str] = []
     async with backend(answer, seen) as client:
@@ -44,11 +63,40 @@ async def evaluate(
     return dict(snapshot.statuses[SLO_.id].error_ratios), seen, snapshot.queries
 
 
-async def test_one_expression_per_window_dividing_errors_by_total() -> None:
+async def test_one_query_per_slo_with_one_expression_per_window() -> None:
     ratios, seen, queries = await evaluate(lambda q: vector("0.002"))
-    assert queries == 8 and len(seen) == 8
-    assert seen[0] == "(sum(rate(errors_total[5m])))\n/\n(sum(rate(requests_total[5m])))\n"
+    assert queries == 1 and len(seen) == 1
+    parts = seen[0].split("\nor\n")
+    assert len(parts) == 8
+    assert parts[0] == (
+        "label_replace((sum(rate(errors_total[5m])))\n/\n(sum(rate(requests_total[5m])))\n,"
+        ' "slogate_window", "5m", "", "")'
+    )
+    assert '[30d])))\n, "slogate_window", "30d", "", "")' in parts[7]
     assert set(ratios.values()) == {0.002}
+
+
+async def test_each_window_takes_its_own_series() -> None:
+    def answer(query: str) -> dict[str, Any]:
+        return vector("0.5") if "[1h]" in query else vector("0.001")
+
+    ratios, _, queries = await evaluate(answer)
+    assert ratios[3600.0] == 0.5
+    assert {w: r for w, r in ratios.items() if w != 3600.0} == {
+        w: 0.001 for w in SLO_.windows.windows if w != 3600.0
+    }
+    assert queries == 1
+
+
+async def test_only_an_empty_window_asks_for_traffic() -> None:
+    def answer(query: str) -> dict[str, object]:
+        if "errors_total[6h]" in query:
+            return vector()
+        return vector("40") if query.startswith("(sum(rate(requests_total[6h]") else vector("0.1")
+
+    ratios, seen, queries = await evaluate(answer)
+    assert queries == 2 and seen[1] == "(sum(rate(requests_total[6h])))"
+    assert ratios[6 * 3600.0] == 0.0 and ratios[3600.0] == 0.1
 
 
 async def test_absent_error_series_with_traffic_is_zero_not_no_data() -> None:
@@ -57,7 +105,7 @@ async def test_absent_error_series_with_traffic_is_zero_not_no_data() -> None:
 
     ratios, seen, queries = await evaluate(answer)
     assert set(ratios.values()) == {0.0}
-    assert queries == 16 and seen[1].startswith("(sum(rate(requests_total[")
+    assert queries == 9 and all(q.startswith("(sum(rate(requests_total[") for q in seen[1:])
 
 
 async def test_no_traffic_is_no_data() -> None:
@@ -69,7 +117,7 @@ async def test_no_traffic_is_no_data() -> None:
         ratios, _, _ = await evaluate(answer)
         assert set(ratios.values()) == {None}
     ratios, _, queries = await evaluate(lambda q: vector("NaN"))  # 0/0 from Prometheus itself
-    assert set(ratios.values()) == {None} and queries == 8
+    assert set(ratios.values()) == {None} and queries == 1
 
 
 async def test_rules_mode_reads_every_slo_per_window() -> None:

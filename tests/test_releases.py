@@ -97,3 +97,16 @@ async def test_expired_overrides_stop_applying(control: ReleaseControl, tmp_path
     later = ReleaseControl(control.store, clock=lambda: NOW + 11)
     await later.load()
     assert later.freezes() == []
+
+
+async def test_freezes_of_a_service_include_all_service_freezes(control: ReleaseControl) -> None:
+    search = await control.add_freeze("search", "incident", "alice")
+    everything = await control.add_freeze("*", "holiday", "bob")
+    other = await control.add_freeze("checkout", "migration", "carol")
+    assert control.freezes("search") == [search, everything]
+    assert control.freezes("checkout") == [other, everything]
+    assert control.freezes("unknown") == [everything]
+    await control.lift_freeze(everything.id, "bob")
+    assert control.freezes("search") == [search]
+    assert control.freezes("unknown") == []
+    assert control.freezes() == [search, other]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 
@@ -18,7 +19,12 @@ ACTION = AdminAction(1.0, "alice", "freeze", "f1", {"why": "test"})
 
 def record(n: int, service: str = "checkout", at: float | None = None) -> DecisionRecord:
     return DecisionRecord(
-        f"01D{n:023d}", at if at is not None else 1000.0 + n, service, "allow", "api", {"n": n}
+        f"01D{n:023d}",
+        at if at is not None else 1000.0 + n,
+        service,
+        "allow",
+        "api",
+        json.dumps({"n": n}),
     )
 
 
