@@ -222,12 +222,16 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--concurrency", default="16,64,256")
     parser.add_argument("--with-evaluation", action="store_true")
+    parser.add_argument(
+        "--only-evaluation", action="store_true", help="skip the gate vs bare handler runs"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
         return 2
+    levels = [] if args.only_evaluation else [int(c) for c in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory(prefix="slogate-load-") as tmp:
-        rows = gate_vs_bare(Path(tmp), [int(c) for c in args.concurrency.split(",")], args.duration)
+        rows = gate_vs_bare(Path(tmp), levels, args.duration) if levels else []
     print()
     print(
         f"{'conc':>5} {'bare rps':>10} {'slogate rps':>12} {'ratio':>6} {'p50 ms':>14} {'p99 ms':>14} {'errors':>7} {'RSS MB':>14}"
@@ -240,7 +244,7 @@ def main() -> int:
             f" {row['rss'][0]:>6.1f}→{row['rss'][1]:<6.1f}"
         )
     print("(p50/p99 columns: bare/slogate)")
-    if args.with_evaluation:
+    if args.with_evaluation or args.only_evaluation:
         results = under_evaluation(args.duration)
         idle = results["idle"]
         print(

@@ -128,8 +128,9 @@ def desired_incidents(
     open_keys: set[IncidentKey],
     base_url: str = "",
 ) -> dict[IncidentKey, Incident | None]:
-    """Every incident that should be open, by key. SLOs without fresh figures keep their open
-    incidents, marked `None` (no new content, no change)."""
+    """Every incident that should be open, by key. One already open, or kept open because its
+    SLO has no fresh figures, is marked `None` (no new content, no change): only new incidents
+    are built, so a cycle of thousands of burning SLOs costs a set lookup each."""
     wanted: dict[IncidentKey, Incident | None] = {}
     for status in statuses:
         slo = status.slo
@@ -145,13 +146,19 @@ def desired_incidents(
         if (remaining is not None and remaining <= 0) or (slo.service, slo.name) in halted:
             page_causes.append(f"error budget exhausted ({_pct(remaining)} left)")
         if page_causes:
-            wanted[(slo.id, Severity.PAGE)] = build_incident(
-                status, Severity.PAGE, page_causes, base_url
+            key = (slo.id, Severity.PAGE)
+            wanted[key] = (
+                None
+                if key in open_keys
+                else build_incident(status, Severity.PAGE, page_causes, base_url)
             )
         if status.ticket:
+            key = (slo.id, Severity.TICKET)
             cause = "burning error budget (ticket condition)"
-            wanted[(slo.id, Severity.TICKET)] = build_incident(
-                status, Severity.TICKET, [cause], base_url
+            wanted[key] = (
+                None
+                if key in open_keys
+                else build_incident(status, Severity.TICKET, [cause], base_url)
             )
     return wanted
 

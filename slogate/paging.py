@@ -133,6 +133,8 @@ class Pager:
 
     async def _refresh(self, now: float) -> None:
         """Re-send firing alerts to sinks that expire them (Alertmanager)."""
+        if not any(sink.refreshes for sink in self.sinks.values()):
+            return
         sends = []
         for item in self.open.values():
             incident = incident_from_json(item.doc)

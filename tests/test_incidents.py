@@ -67,6 +67,16 @@ def test_missing_data_keeps_open_incidents_without_new_content() -> None:
     assert desired_incidents([status(None)], set(), set()) == {}
 
 
+def test_open_incidents_still_burning_are_kept_without_being_rebuilt() -> None:
+    burning = status(0.0001, {300: 0.05, 3600: 0.05})
+    open_keys = {("api-availability", Severity.PAGE)}
+    assert desired_incidents([burning], set(), open_keys) == {
+        ("api-availability", Severity.PAGE): None
+    }
+    [built] = desired_incidents([burning], set(), set()).values()
+    assert built is not None and built.severity is Severity.PAGE
+
+
 def test_incident_round_trips_through_json() -> None:
     wanted = desired_incidents([status(0.0001, {300: 0.05, 3600: 0.05})], set(), set(), "http://g")
     page = wanted[("api-availability", Severity.PAGE)]
