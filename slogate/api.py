@@ -13,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from slogate import admin_api, webhooks
+from slogate.answers import AnswerCache
 from slogate.auth import AdminTokens
 from slogate.engine import Engine, ReloadResult
 from slogate.gate import UnknownServiceError
@@ -25,6 +26,7 @@ from slogate.status_page import render_index, render_slo
 from slogate.store import DecisionQuery
 from slogate.views import rfc3339, status_view
 from slogate.web import (
+    ANSWERS,
     CONTROL,
     ENGINE,
     NAME,
@@ -236,6 +238,7 @@ def create_app(
     app[CONTROL] = control
     app[TOKENS] = tokens or AdminTokens({})
     app[SECRETS] = secrets or Secrets()
+    app[ANSWERS] = AnswerCache()
     if pager is not None:
         app[PAGER] = pager
         app.router.add_get("/v1/incidents", incidents)

@@ -5,6 +5,7 @@ Pure: the caller passes the statuses from the current snapshot, the overrides, a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -233,3 +234,30 @@ def decide(
         return Outcome(verdict, tuple(reasons))
     exempted = Reason(request.slo, ReasonCode.EXEMPTED, message, Verdict.ALLOW)
     return Outcome(Verdict.ALLOW, (*reasons, exempted), exemption)
+
+
+def valid_until(
+    statuses: Sequence[SLOStatus],
+    policy_for: Callable[[SLO | None], Policy],
+    now: float,
+    freezes: Iterable[Freeze] = (),
+    exemptions: Iterable[Exemption] = (),
+) -> float:
+    """Until when `decide` gives what it gives at `now` (verdict, reasons, messages) for the same
+    request, statuses and overrides: the first moment an SLO's figures turn stale or an active
+    freeze or exemption ends. `now` itself when it may change at any moment: a stale SLO's
+    message counts the seconds."""
+    until = math.inf
+    for status in statuses:
+        if status.evaluated_at is None:
+            continue  # "never evaluated" stays true
+        if freshness_reason(status, policy_for(status.slo), now) is not None:
+            return now
+        until = min(until, status.evaluated_at + policy_for(status.slo).max_staleness)
+    for freeze in freezes:
+        if freeze.until is not None and now < freeze.until:
+            until = min(until, freeze.until)
+    for exemption in exemptions:
+        if now < exemption.until:
+            until = min(until, exemption.until)
+    return until

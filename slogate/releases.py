@@ -41,12 +41,18 @@ class ReleaseControl:
         self._by_service: dict[str, list[Freeze]] | None = None
         """The freezes indexed by service (`*` for all), rebuilt after any change: the gate
         reads it on every call, and there is a system freeze per SLO out of budget."""
+        self.version = 0
+        """Counts changes to the freezes and exemptions (what the gate's answer cache keys on)."""
+
+    def _changed(self) -> None:
+        self._by_service = None
+        self.version += 1
 
     async def load(self) -> None:
         """Read the active freezes and exemptions back after a start or a crash."""
         self._freezes = {f.id: f for f in await self.store.active_freezes()}
-        self._by_service = None
         self._exemptions = {e.id: e for e in await self.store.active_exemptions()}
+        self._changed()
 
     # --- what the gate reads ----------------------------------------------------------------
 
@@ -111,7 +117,7 @@ class ReleaseControl:
             ),
         )
         self._freezes[freeze.id] = freeze
-        self._by_service = None
+        self._changed()
         log.info("freeze %s on %s by %s: %s", freeze.id, service, actor, reason)
         return freeze
 
@@ -124,7 +130,7 @@ class ReleaseControl:
         ):
             return None
         del self._freezes[freeze_id]
-        self._by_service = None
+        self._changed()
         log.info("freeze %s on %s lifted by %s %s", freeze_id, freeze.service, actor, reason)
         return freeze
 
@@ -154,6 +160,7 @@ class ReleaseControl:
             ),
         )
         self._exemptions[exemption.id] = exemption
+        self._changed()
         return exemption
 
     async def revoke_exemption(self, exemption_id: str, actor: str) -> Exemption | None:
@@ -165,6 +172,7 @@ class ReleaseControl:
         ):
             return None
         del self._exemptions[exemption_id]
+        self._changed()
         return exemption
 
     async def record(self, decision: Decision, encoded: str, source: str) -> None:

@@ -13,15 +13,16 @@ from typing import Any
 
 from aiohttp import web
 
+from slogate.answers import AnswerCache
 from slogate.auth import AdminTokens
 from slogate.engine import Engine
 from slogate.errors import StoreError
-from slogate.gate import Decision, UnknownServiceError, make_decision
+from slogate.gate import Decision, UnknownServiceError
 from slogate.metrics import Telemetry
 from slogate.policy import GateRequest
 from slogate.releases import ReleaseControl
 from slogate.tracing import set_attributes, span
-from slogate.views import encode, encode_decision
+from slogate.views import encode
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ TELEMETRY = web.AppKey("telemetry", Telemetry)
 CONTROL = web.AppKey("control", ReleaseControl)
 TOKENS = web.AppKey("tokens", AdminTokens)
 SECRETS = web.AppKey("secrets", Secrets)
+ANSWERS = web.AppKey("answers", AnswerCache)
 
 
 class UnauthorizedError(Exception):
@@ -189,23 +191,24 @@ async def gate_decision(app: web.Application, gate_request: GateRequest, source:
             "slogate.source": source,
         },
     ) as current:
-        decision = make_decision(
+        decision, encoded = app[ANSWERS].answer(
             request,
             engine.snapshot,
             engine.config.policy,
-            now=engine.clock(),
-            freezes=control.freezes(request.service),
-            exemptions=control.exemptions(),
+            engine.clock(),
+            freezes=control.freezes,
+            exemptions=control.exemptions,
+            overrides_version=control.version,
         )
-        set_attributes(
-            current,
-            **{
-                "slogate.decision": decision.verdict.value,
-                "slogate.decision_id": decision.id,
-                "slogate.reasons": [r.code.value for r in decision.reasons],
-            },
-        )
-        encoded = encode_decision(decision, engine.config.policy.for_slo)
+        if current is not None:
+            set_attributes(
+                current,
+                **{
+                    "slogate.decision": decision.verdict.value,
+                    "slogate.decision_id": decision.id,
+                    "slogate.reasons": [r.code.value for r in decision.reasons],
+                },
+            )
         await control.record(decision, encoded, source)  # the answer exactly as it is sent
     app[TELEMETRY].observe_decision(decision)
     return GateAnswer(decision, encoded)

@@ -7,7 +7,16 @@ from dataclasses import replace
 import pytest
 
 from slogate.overrides import Exemption, Freeze, FreezeKind
-from slogate.policy import FailMode, GateRequest, Policy, ReasonCode, Verdict, decide, slo_reasons
+from slogate.policy import (
+    FailMode,
+    GateRequest,
+    Policy,
+    ReasonCode,
+    Verdict,
+    decide,
+    slo_reasons,
+    valid_until,
+)
 from slogate.snapshot import SLOStatus
 from slogate.windows import DAY
 from tests.factories import make_slo
@@ -256,3 +265,28 @@ def test_matrix_frozen(code: ReasonCode) -> None:
         )
         assert outcome.verdict is Verdict.DENY
         assert [r.code for r in outcome.reasons] == [code, ReasonCode.FROZEN]
+
+
+def test_valid_until_is_the_first_staleness_or_override_end() -> None:
+    fresh = [status(age=10.0), replace(status(age=30.0), slo=make_slo("checkout", "latency"))]
+    policy = Policy(max_staleness=90.0)
+    # the older SLO turns stale first: evaluated at NOW-30, stale after 90 s
+    assert valid_until(fresh, lambda _slo: policy, NOW) == NOW + 60
+    freezes = [
+        Freeze("f1", "checkout", "x", NOW - 5, "alice", until=NOW + 20),
+        Freeze("f2", "checkout", "x", NOW - 5, "alice", until=NOW - 1),  # over: never again
+        Freeze("f3", "checkout", "x", NOW - 5, "alice"),  # until lifted
+    ]
+    assert valid_until(fresh, lambda _slo: policy, NOW, freezes) == NOW + 20
+    exemptions = [Exemption("e1", "checkout", "x", NOW - 5, "bob", until=NOW + 7)]
+    assert valid_until(fresh, lambda _slo: policy, NOW, freezes, exemptions) == NOW + 7
+
+
+def test_valid_until_now_once_stale_and_forever_never_evaluated() -> None:
+    policy = Policy(max_staleness=90.0)
+    assert valid_until([status(age=None)], lambda _slo: policy, NOW) == float("inf")
+    # stale: the message counts the seconds, so it is good for this instant only
+    assert valid_until([status(age=91.0)], lambda _slo: policy, NOW) == NOW
+    # exactly at the limit: still fresh, for this instant only
+    assert codes(status(age=90.0), policy) == []
+    assert valid_until([status(age=90.0)], lambda _slo: policy, NOW) == NOW

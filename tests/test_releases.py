@@ -110,3 +110,20 @@ async def test_freezes_of_a_service_include_all_service_freezes(control: Release
     assert control.freezes("search") == [search]
     assert control.freezes("unknown") == []
     assert control.freezes() == [search, other]
+
+
+async def test_every_override_change_moves_the_version(control: ReleaseControl) -> None:
+    seen = [control.version]
+    freeze = await control.add_freeze("search", "incident", "alice")
+    seen.append(control.version)
+    await control.lift_freeze(freeze.id, "alice")
+    seen.append(control.version)
+    exemption = await control.add_exemption("search", "CVE", "bob", until=NOW + 60)
+    seen.append(control.version)
+    await control.revoke_exemption(exemption.id, "bob")
+    seen.append(control.version)
+    await control.apply_halts(snapshot_with_remaining(-0.1), POLICY.policy)
+    seen.append(control.version)
+    await control.apply_halts(snapshot_with_remaining(-0.2), POLICY.policy)  # still halted
+    seen.append(control.version)
+    assert seen == [0, 1, 2, 3, 4, 5, 5]
