@@ -79,6 +79,18 @@ async def test_concurrent_writes_share_commits(tmp_path: Path) -> None:
     await store.close()
 
 
+async def test_a_large_batch_of_decisions_goes_in_whole(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db", max_batch=2000)
+    await store.open()
+    await asyncio.gather(*(store.record_decision(record(n)) for n in range(1234)))
+    found = await store.decisions(DecisionQuery(limit=500))
+    assert [r.body["n"] for r in found] == list(range(1233, 733, -1))
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        assert conn.execute("SELECT count(*) FROM decisions").fetchone() == (1234,)
+    assert store.commits <= 3
+    await store.close()
+
+
 async def test_a_failing_write_does_not_undo_its_batch(tmp_path: Path) -> None:
     store = await opened(tmp_path / "s.db")
     results = await asyncio.gather(
