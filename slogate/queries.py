@@ -47,5 +47,9 @@ def traffic_query(sli: EventsSLI, window: float) -> str:
 
 
 def recorded_ratios_query(window: float) -> str:
-    """Every SLO's error ratio over `window` from Sloth's recording rules, in one query."""
-    return f'{sli_error_metric(window)}{{sloth_id!=""}}'
+    """Every SLO's error ratio over `window` from Sloth's recording rules, in one query: per
+    `sloth_id`, the worst finite value of its series (NaN or ±Inf only where nothing else is).
+    Aggregated by Prometheus, so the answer carries one label per SLO, not every label of
+    every series: the answer of a 1,000-SLO window is decoded on the gate's event loop."""
+    series = f'{sli_error_metric(window)}{{sloth_id!=""}}'
+    return f"max by (sloth_id) ({series} < +Inf) or max by (sloth_id) ({series})"

@@ -3,6 +3,7 @@ numbers as direct queries on the same data."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Iterator
@@ -10,12 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from slogate.demo import write_history
 from slogate.evaluator import Evaluator, Mode
 from slogate.localprom import LocalPrometheus
 from slogate.model import SLO
 from slogate.prometheus import PrometheusClient
+from slogate.queries import recorded_ratios_query
 from slogate.rules import RuleGroup, sli_rules
 from slogate.rules_yaml import render_rule_file
 from slogate.specfiles import load_specs
@@ -23,6 +26,28 @@ from slogate.specfiles import load_specs
 from ..conftest import DEMO_SPECS
 
 SLOS = load_specs(DEMO_SPECS).slos
+
+ODD_SERIES = [  # (expr, labels): several series of one SLO, and one with nothing finite
+    ("vector(0.002)", {"sloth_id": "odd-finite", "replica": "a"}),
+    ("vector(0.001)", {"sloth_id": "odd-finite", "replica": "b"}),
+    ("vector(1/0)", {"sloth_id": "odd-finite", "replica": "c"}),
+    ("vector(0/0)", {"sloth_id": "odd-finite", "replica": "d"}),
+    ("vector(0/0)", {"sloth_id": "odd-nan"}),
+]
+ODD_RULES = yaml.safe_dump(
+    {
+        "groups": [
+            {
+                "name": "odd-series",
+                "interval": "1s",
+                "rules": [
+                    {"record": "slo:sli_error:ratio_rate5m", "expr": expr, "labels": labels}
+                    for expr, labels in ODD_SERIES
+                ],
+            }
+        ]
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +62,9 @@ def ruled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrometheus]
     ]
     rules = workdir / "slo-rules.yml"
     rules.write_text(render_rule_file(groups, "test"))
-    prometheus = LocalPrometheus(workdir, scrape_interval="1s", rule_files=[rules])
+    odd = workdir / "odd-rules.yml"
+    odd.write_text(ODD_RULES)
+    prometheus = LocalPrometheus(workdir, scrape_interval="1s", rule_files=[rules, odd])
     prometheus.start()
     try:
         deadline = time.monotonic() + 60
@@ -92,3 +119,21 @@ async def test_auto_mode_falls_back_per_slo(ruled: LocalPrometheus, tmp_path: Pa
     assert eu.error is None and eu.burn_rates[300] == pytest.approx(0.2, rel=0.02)
     failed = strict.statuses["checkout-eu-requests-availability"]
     assert failed.error is not None and "no recording rules" in failed.error
+
+
+async def test_recorded_ratios_take_each_slos_worst_finite_series(ruled: LocalPrometheus) -> None:
+    """Several series of one SLO (e.g. replicas): the worst finite one; NaN only when no series
+    is finite; one label per SLO in the answer."""
+    async with PrometheusClient(ruled.url) as client:
+        deadline = time.monotonic() + 30
+        while True:
+            samples = await client.query(recorded_ratios_query(300), time.time())
+            odd = {s.labels["sloth_id"]: s for s in samples if s.labels["sloth_id"][:4] == "odd-"}
+            if len(odd) == 2:
+                break
+            assert time.monotonic() < deadline, "odd-series rules never evaluated"
+            await asyncio.sleep(0.5)
+    assert odd["odd-finite"].value == 0.002
+    assert math.isnan(odd["odd-nan"].value)
+    assert {tuple(s.labels) for s in samples} == {("sloth_id",)}
+    assert {s.labels["sloth_id"] for s in samples} >= {slo.id for slo in SLOS}
