@@ -26,10 +26,23 @@ def encode(body: Any) -> str:
     return _ENCODER.encode(body)
 
 
+_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
+
+
 def rfc3339(ts: float | None) -> str | None:
+    """`ts` to the millisecond, UTC, as `datetime.isoformat` would (microseconds rounded half
+    to even, then truncated); the date and time of day formatted once per second, as every
+    gate answer carries one."""
+    global _second
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    seconds = math.floor(ts)
+    micros = round((ts - seconds) * 1e6)
+    if micros >= 1_000_000:
+        seconds, micros = seconds + 1, micros - 1_000_000
+    if seconds != _second[0]:
+        _second = (seconds, datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second[1]}.{micros // 1000:03d}Z"
 
 
 def number(value: float | None, digits: int = 6) -> float | None:

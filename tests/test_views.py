@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
+from datetime import UTC, datetime
 
 import pytest
 
 from slogate.gate import Decision
 from slogate.policy import GateRequest, Policy, Reason, ReasonCode, Verdict
 from slogate.snapshot import SLOStatus
-from slogate.views import encode, encode_decision, status_view
+from slogate.views import encode, encode_decision, rfc3339, status_view
 from tests.factories import make_slo
 
 NOW = 1_800_000_000.0
@@ -91,3 +93,14 @@ def test_several_slos_keep_their_order_and_no_data_is_null() -> None:
 def test_nan_is_never_encoded() -> None:
     with pytest.raises(ValueError):
         encode({"x": float("nan")})
+
+
+def test_rfc3339_matches_isoformat_to_the_millisecond() -> None:
+    rng = random.Random(7)
+    stamps = [0.0, 1.0, NOW, NOW + 0.9995, NOW + 0.9999996, NOW - 0.0005, 1_700_000_000.123]
+    stamps += [rng.uniform(0, 4_000_000_000) for _ in range(20_000)]
+    stamps += [NOW + rng.randrange(1_000_000) / 1e6 for _ in range(20_000)]
+    for ts in stamps:
+        expected = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+        assert rfc3339(ts) == expected.replace("+00:00", "Z"), ts
+    assert rfc3339(None) is None
