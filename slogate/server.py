@@ -230,6 +230,7 @@ async def serve(
     async with runtime(
         config, specs, config_source=config_source, tokens=tokens, secrets=secrets
     ) as rt:
+        freeze_long_lived()  # before listening: the collection it starts with takes a while
         runner = web.AppRunner(rt.app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, listen.host, listen.port, shutdown_timeout=10).start()
@@ -255,7 +256,6 @@ async def serve(
         )
         if not tokens.configured:
             log.warning("no admin token configured: the freeze and exemption API is disabled")
-        freeze_long_lived()
         if ready is not None:
             ready.set()
         try:

@@ -10,6 +10,7 @@ back after every statement it runs, and each time costs the event loop a thread 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import queue
 import sqlite3
@@ -110,17 +111,25 @@ _STOP = object()
 
 DecisionRow = tuple[str, float, str, str, str, str]
 _DECISION_COLUMNS = "(id, decided_at, service, verdict, source, body)"
-_ROWS_PER_INSERT = 500  # 3,000 parameters, well under SQLite's limit of 32,766
+_MOST_ROWS_PER_INSERT = 128
 
 
 def _insert_decisions(conn: sqlite3.Connection, rows: list[DecisionRow]) -> None:
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
-        placeholders = ",".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))  # no data in the SQL
-        conn.execute(
-            f"INSERT INTO decisions {_DECISION_COLUMNS} VALUES {placeholders}",  # noqa: S608
-            [value for row in chunk for value in row],
-        )
+    """Rows in chunks of 128, 64, ..., 1: few statements per batch, and few distinct statements
+    for the connection's statement cache to keep prepared (one per batch size would fill it
+    with 128 statements of up to 1,536 parameters each)."""
+    start = 0
+    while start < len(rows):
+        size = min(_MOST_ROWS_PER_INSERT, 1 << ((len(rows) - start).bit_length() - 1))
+        chunk = rows[start : start + size]
+        conn.execute(_insert_sql(size), [value for row in chunk for value in row])
+        start += size
+
+
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    placeholders = ",".join(["(?, ?, ?, ?, ?, ?)"] * rows)  # no data in the SQL
+    return f"INSERT INTO decisions {_DECISION_COLUMNS} VALUES {placeholders}"  # noqa: S608
 
 
 class _Job:
