@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from slogate.durations import format_duration
@@ -106,7 +107,8 @@ PolicyFor = Callable[[str, str], Policy]
 
 
 def _optional(value: str) -> str:
-    return encode(value or None)
+    """`encode(value or None)` for a string, without the encoder's general path."""
+    return encode_basestring_ascii(value) if value else "null"
 
 
 @dataclass(frozen=True, slots=True)
