@@ -184,6 +184,22 @@ def gate_vs_bare(workdir: Path, levels: list[int], duration: int) -> list[dict[s
     return rows
 
 
+def loop_lag(exposition: str) -> dict[str, float]:
+    """From slogate's `slogate_event_loop_lag_seconds` histogram (a timer every 100 ms): the
+    share of timers run over 10 ms late, and the bucket bound under which the latest one ran."""
+    buckets = {
+        float(le): float(count)
+        for le, count in re.findall(
+            r'^slogate_event_loop_lag_seconds_bucket\{le="([^"]+)"\} (\S+)$', exposition, re.M
+        )
+    }
+    total = buckets.get(math.inf, 0.0)
+    if not total:
+        return {"late": math.nan, "max_lag": math.nan}
+    latest = min(le for le, count in buckets.items() if count == total)
+    return {"late": 1 - buckets[0.01] / total, "max_lag": latest}
+
+
 def under_evaluation(duration: int) -> dict[str, dict[str, float]]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import scale
@@ -198,9 +214,12 @@ def under_evaluation(duration: int) -> dict[str, dict[str, float]]:
         slogate, url = start_slogate(prometheus.url, specs, workdir, interval, mode=mode)
         try:
             results[label] = wrk(f"{url}/v1/gate?service=svc001", 64, duration)
-            cycles = httpx.get(f"{url}/metrics", timeout=30).text
-            found = re.search(r"^slogate_evaluation_duration_seconds_count (\S+)$", cycles, re.M)
+            exposition = httpx.get(f"{url}/metrics", timeout=30).text
+            found = re.search(
+                r"^slogate_evaluation_duration_seconds_count (\S+)$", exposition, re.M
+            )
             results[label]["cycles"] = float(found.group(1)) if found else math.nan
+            results[label].update(loop_lag(exposition))
         finally:
             slogate.terminate()
             slogate.wait(60)
@@ -256,6 +275,7 @@ def main() -> int:
         )
         print(
             f"{'cycles':<24} {'rps':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99 / idle':>11} {'errors':>7}"
+            f" {'loop lag >10ms':>15} {'max lag <=':>11}"
         )
         for label, title, baseline in (
             ("idle", "none (idle)", "idle"),
@@ -267,6 +287,7 @@ def main() -> int:
             print(
                 f"{title:<24} {r['rps']:>7.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}"
                 f" {r['p99'] / idle['p99']:>11.2f} {r['errors']:>7.0f}"
+                f" {r['late'] * 100:>14.1f}% {r['max_lag'] * 1000:>8.1f} ms"
                 + (f"   ({r['cycles']:.0f} cycles)" if label != baseline else "")
             )
     return 0

@@ -177,6 +177,13 @@ class Telemetry:
             ["kind", "result"],
             registry=self.registry,
         )
+        self.loop_lag = Histogram(
+            "slogate_event_loop_lag_seconds",
+            "How late the event loop ran a timer that was due: how long a gate call may have"
+            " waited for its turn (evaluation, GC, a slow handler).",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
         self.notifications = Counter(
             "slogate_notifications",
             "Notifications by sink and outcome.",

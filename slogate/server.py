@@ -127,6 +127,15 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
+async def watch_loop_lag(telemetry: Telemetry, every: float = 0.1) -> None:
+    """Observe, `every` seconds, how late the event loop woke a timer that was due."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + every
+        await asyncio.sleep(every)
+        telemetry.loop_lag.observe(max(0.0, loop.time() - due))
+
+
 class Reloader:
     """Reload config then specs; reschedule when the interval changed."""
 
@@ -235,6 +244,7 @@ async def serve(
         await runner.setup()
         await web.TCPSite(runner, listen.host, listen.port, shutdown_timeout=10).start()
         sender = asyncio.create_task(rt.pager.run())
+        lag = asyncio.create_task(watch_loop_lag(rt.telemetry))
         scheduler = start_scheduler(rt.engine)
         reloader = Reloader(rt.engine, rt.telemetry, scheduler)
         watched = [specs.path] + (
@@ -262,6 +272,6 @@ async def serve(
             await stop.wait()
         finally:
             log.info("stopping: draining requests")
-            await cancel(watcher, sender)  # pending notifications stay in the outbox
+            await cancel(watcher, sender, lag)  # pending notifications stay in the outbox
             scheduler.shutdown(wait=False)
             await runner.cleanup()  # stops accepting, waits for in-flight requests

@@ -1,11 +1,15 @@
-"""Process-level settings of `slogate serve`."""
+"""Process-level parts of `slogate serve`: the GC settings and the event-loop lag watch."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import time
 import weakref
 
-from slogate.server import freeze_long_lived
+from slogate.metrics import Telemetry
+from slogate.server import freeze_long_lived, watch_loop_lag
+from slogate.snapshot import Snapshot
 
 
 class Model:
@@ -24,3 +28,21 @@ def test_long_lived_objects_leave_the_collectors_sight_and_are_still_freed() -> 
         assert first() is None
     finally:
         gc.unfreeze()
+
+
+async def test_a_blocked_event_loop_shows_as_lag() -> None:
+    telemetry = Telemetry(lambda: Snapshot.empty(()))
+    watcher = asyncio.create_task(watch_loop_lag(telemetry, every=0.01))
+    await asyncio.sleep(0.05)
+    time.sleep(0.2)  # noqa: ASYNC251 (on purpose: a handler that blocks the loop for 200 ms)
+    await asyncio.sleep(0.05)
+    watcher.cancel()
+    samples = {
+        (s.name, s.labels.get("le")): s.value
+        for metric in telemetry.loop_lag.collect()
+        for s in metric.samples
+    }
+    count = samples[("slogate_event_loop_lag_seconds_count", None)]
+    assert count >= 3
+    assert samples[("slogate_event_loop_lag_seconds_bucket", "0.1")] <= count - 1
+    assert samples[("slogate_event_loop_lag_seconds_sum", None)] >= 0.19
