@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import subprocess
 import sys
@@ -33,6 +34,26 @@ from ..conftest import DEMO_SPECS
 from .conftest import HISTORY_TRAFFIC
 
 TRAFFIC: dict[str, Traffic] = {t.service: t for t in HISTORY_TRAFFIC}
+
+
+async def eventually(
+    check: Callable[[], Any], what: str, within: float = 30.0, every: float = 0.1
+) -> Any:
+    """Call `check` (plain or async) until it gives something truthy, and return that.
+
+    `within` bounds how long a test waits for another process (Prometheus, Alertmanager,
+    slogate, a receiver) to get somewhere: a give-up time, not a speed requirement. Past it,
+    TimeoutError names `what` and the last value seen."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"gave up waiting for {what} after {within:g} s (last: {result!r})")
+        await asyncio.sleep(every)
 
 
 def expected_ratio(service: str, anchor: float, at: float, window: float) -> float | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from aiohttp import web
 from slogate.localprom import free_port
 
 from .conftest import History
-from .helpers import Running, running_slogate
+from .helpers import Running, eventually, running_slogate
 
 CONFIG = "prometheus: {timeout: 2s, connect_timeout: 1s}\npolicy: {default: {max_staleness: 3s}}"
 
@@ -76,17 +75,17 @@ async def poll_gate(
     slogate: Running, service: str, until: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
     """Gate answers until `until` holds (30 s at most); each call must answer within 1 s."""
-    deadline = time.monotonic() + 30
     async with httpx.AsyncClient(base_url=slogate.url, timeout=1.0) as http:
-        while True:
+
+        async def answer() -> dict[str, Any] | None:
             response = await http.get("/v1/gate", params={"service": service})
             assert response.status_code == 200
             body: dict[str, Any] = response.json()
             assert body["decision"] in ("allow", "warn", "deny")
-            if until(body):
-                return body
-            assert time.monotonic() < deadline, body
-            await asyncio.sleep(0.1)
+            return body if until(body) else None
+
+        result: dict[str, Any] = await eventually(answer, f"{service}'s expected answer")
+        return result
 
 
 def codes(body: dict[str, Any]) -> list[str]:

@@ -3,12 +3,10 @@ and is correct again within one interval of Prometheus coming back."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 from .conftest import History
-from .helpers import Running, running_slogate
+from .helpers import Running, eventually, running_slogate
 
 CONFIG = "policy: {default: {max_staleness: 3s}}"
 
@@ -18,17 +16,16 @@ async def poll(
 ) -> dict[str, Any]:
     """Ask the gate until `until(body)` holds (for at most 30 s); every answer must be a
     well-formed decision. The reason codes of every answer go to `seen`."""
-    deadline = time.monotonic() + 30.0
-    while True:
+
+    async def answer() -> dict[str, Any] | None:
         status, body = await slogate.gate(service=service)
         assert status == 200 and body["decision"] in ("allow", "warn", "deny")
         if seen is not None:
             seen.append(codes(body))
-        if until(body):
-            result: dict[str, Any] = body
-            return result
-        assert time.monotonic() < deadline, f"gave up waiting; last answer {body}"
-        await asyncio.sleep(0.2)
+        return body if until(body) else None
+
+    result: dict[str, Any] = await eventually(answer, f"{service}'s expected answer", every=0.2)
+    return result
 
 
 def codes(body: dict[str, Any]) -> list[str]:

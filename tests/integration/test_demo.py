@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ import httpx
 from slogate.localprom import free_port
 
 from ..conftest import DEMO_SPECS
+from .helpers import eventually
 
 PROMISED = {
     "checkout": "allow",
@@ -49,17 +49,16 @@ async def test_demo_serves_the_promised_verdicts(tmp_path: Path) -> None:
             env={**os.environ, "SLOGATE_ADMIN_TOKEN": ""},
         )
     try:
-        deadline = time.monotonic() + 120
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-            while True:
+
+            async def ready() -> bool:
                 assert process.returncode is None, log.read_text()
                 try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
+                    return (await http.get("/readyz")).status_code == 200
                 except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                await asyncio.sleep(0.5)
+                    return False
+
+            await eventually(ready, f"the demo to be ready (its log: {log})", within=120, every=0.5)
             verdicts = {
                 s: (await http.get("/v1/gate", params={"service": s})).json()["decision"]
                 for s in PROMISED

@@ -19,7 +19,7 @@ from slogate.localprom import LocalAlertmanager, free_port
 
 from ..conftest import DEMO_SPECS, ROOT
 from .conftest import History
-from .helpers import ServeProcess, running_slogate
+from .helpers import ServeProcess, eventually, running_slogate
 from .receivers import Receiver, receiver, sink_env, sinks_config
 
 FLAPPER_PAGE = "slogate/flapper-availability/page"
@@ -56,17 +56,6 @@ class Clock:
 
     def __call__(self) -> float:
         return time.time() + self.offset
-
-
-async def eventually(check: Callable[[], Any], what: str, within: float = 30.0) -> Any:
-    """Poll `check` until it is truthy (for at most `within` seconds)."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 def keys(received: Receiver, tool: str, action: str) -> list[str]:
@@ -238,10 +227,7 @@ async def test_rejected_notifications_fail_visibly(
                 ).json()
                 return list(body["notifications"])
 
-            deadline = time.monotonic() + 30
-            while not (failed := await failed_entries()):
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.1)
+            failed = await eventually(failed_entries, "a failed notification")
             assert {f["sink"] for f in failed} == {"pd"}
             assert "HTTP 400" in failed[0]["last_error"] and failed[0]["attempts"] == 0
             assert (
@@ -298,10 +284,8 @@ async def test_kill_9_with_notifications_pending(
                 body = (await http.get("/v1/notifications", params={"state": "pending"})).json()
                 return list(body["notifications"])
 
-            deadline = time.monotonic() + 30
-            while len(waiting := await pending()) == 0:  # nothing listens on the receiver's port
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.1)
+            # nothing listens on the receiver's port
+            waiting = await eventually(pending, "a pending notification")
             incidents = (await http.get("/v1/incidents")).json()["incidents"]
         server.signal(signal.SIGKILL)
         server.wait()

@@ -17,13 +17,14 @@ from slogate.demo import write_history
 from slogate.evaluator import Evaluator, Mode
 from slogate.localprom import LocalPrometheus
 from slogate.model import SLO
-from slogate.prometheus import PrometheusClient
+from slogate.prometheus import PrometheusClient, Sample
 from slogate.queries import recorded_ratios_query
 from slogate.rules import RuleGroup, sli_rules
 from slogate.rules_yaml import render_rule_file
 from slogate.specfiles import load_specs
 
 from ..conftest import DEMO_SPECS
+from .helpers import eventually
 
 SLOS = load_specs(DEMO_SPECS).slos
 
@@ -67,15 +68,14 @@ def ruled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrometheus]
     prometheus = LocalPrometheus(workdir, scrape_interval="1s", rule_files=[rules, odd])
     prometheus.start()
     try:
-        deadline = time.monotonic() + 60
         query = 'count(slo:sli_error:ratio_rate30d{sloth_id!=""})'
-        while True:
+
+        def all_recorded() -> bool:
             result = httpx.get(f"{prometheus.url}/api/v1/query", params={"query": query}).json()
             found = result["data"]["result"]
-            if found and found[0]["value"][1] == str(len(SLOS)):
-                break
-            assert time.monotonic() < deadline, "recording rules never evaluated"
-            time.sleep(0.5)
+            return bool(found) and found[0]["value"][1] == str(len(SLOS))
+
+        asyncio.run(eventually(all_recorded, "the recording rules", within=60, every=0.5))
         yield prometheus
     finally:
         prometheus.stop()
@@ -125,14 +125,14 @@ async def test_recorded_ratios_take_each_slos_worst_finite_series(ruled: LocalPr
     """Several series of one SLO (e.g. replicas): the worst finite one; NaN only when no series
     is finite; one label per SLO in the answer."""
     async with PrometheusClient(ruled.url) as client:
-        deadline = time.monotonic() + 30
-        while True:
+
+        async def both_odd_recorded() -> list[Sample]:
             samples = await client.query(recorded_ratios_query(300), time.time())
-            odd = {s.labels["sloth_id"]: s for s in samples if s.labels["sloth_id"][:4] == "odd-"}
-            if len(odd) == 2:
-                break
-            assert time.monotonic() < deadline, "odd-series rules never evaluated"
-            await asyncio.sleep(0.5)
+            odd = {s.labels["sloth_id"] for s in samples if s.labels["sloth_id"][:4] == "odd-"}
+            return samples if len(odd) == 2 else []
+
+        samples = await eventually(both_odd_recorded, "the odd-series rules", every=0.5)
+        odd = {s.labels["sloth_id"]: s for s in samples if s.labels["sloth_id"][:4] == "odd-"}
     assert odd["odd-finite"].value == 0.002
     assert math.isnan(odd["odd-nan"].value)
     assert {tuple(s.labels) for s in samples} == {("sloth_id",)}
