@@ -251,9 +251,10 @@ def valid_until(
     for status in statuses:
         if status.evaluated_at is None:
             continue  # "never evaluated" stays true
-        if freshness_reason(status, policy_for(status.slo), now) is not None:
+        policy = policy_for(status.slo)
+        if freshness_reason(status, policy, now) is not None:
             return now
-        until = min(until, status.evaluated_at + policy_for(status.slo).max_staleness)
+        until = min(until, status.evaluated_at + policy.max_staleness)
     for freeze in freezes:
         if freeze.until is not None and now < freeze.until:
             until = min(until, freeze.until)
