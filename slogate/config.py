@@ -4,7 +4,7 @@ Strict where Sloth specs are lenient: an unknown key or a wrong type is an error
 and the key, so a typo never silently changes what blocks a release. Pure: parse from text.
 
     prometheus:   {url, timeout, connect_timeout, max_concurrency, headers, bearer_token_file}
-    evaluation:   {interval, mode: auto|rules|direct}
+    evaluation:   {interval, mode: auto|rules|direct, batch_size}
     specs:        {path, default_period, windows_path, watch_interval}
     server:       {listen, max_body_bytes, admin_token_file}
     store:        {path}
@@ -176,6 +176,9 @@ class Config:
     mode: str = "auto"
     """Where error ratios come from: Sloth's recording rules where loaded (auto), only them
     (rules), or one query per SLO (direct)."""
+    batch_size: int = 10
+    """SLOs evaluated directly in one query at most (fewer when that leaves the backend's
+    concurrency unused)."""
     specs: SpecsConfig = field(default_factory=SpecsConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -382,7 +385,7 @@ def parse_config(
         ),
     )
     headers = prom.string_map("headers")
-    evaluation = root.section("evaluation", frozenset({"interval", "mode"}))
+    evaluation = root.section("evaluation", frozenset({"interval", "mode", "batch_size"}))
     interval = evaluation.duration("interval", 30.0)
     specs = root.section(
         "specs", frozenset({"path", "default_period", "windows_path", "watch_interval"})
@@ -404,6 +407,7 @@ def parse_config(
         ),
         interval=interval,
         mode=evaluation.get("mode", str, "auto", _one_of_values(("auto", "rules", "direct"))),
+        batch_size=evaluation.get("batch_size", int, 10, _positive),
         specs=SpecsConfig(
             path=specs.get("path", str, ""),
             default_period=specs.duration("default_period", 30 * 86_400),

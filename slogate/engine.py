@@ -90,6 +90,7 @@ class Engine:
             clock=clock,
             mode=Mode(config.mode),
             concurrency=config.prometheus.max_concurrency,
+            batch_size=config.batch_size,
         )
         self.slos: tuple[SLO, ...] = ()
         self.snapshot = Snapshot.empty(())
@@ -136,6 +137,7 @@ class Engine:
                     new = replace(new, **{section: getattr(self.config, section)})
             self.config = new
             self.evaluator.mode = Mode(new.mode)
+            self.evaluator.batch_size = new.batch_size
             result = ReloadResult(True, self.clock(), "config loaded")
         self.last_config_reload = result
         return result

@@ -47,5 +47,10 @@ class BackendError(SlogateError):
     """The metric backend failed to answer a query."""
 
 
+class QueryError(BackendError):
+    """The backend answered, and its answer is that this query failed (bad data, a limit, its
+    own timeout): another query may well succeed, unlike when the backend is unreachable."""
+
+
 class StoreError(SlogateError):
     """The durable store failed to read or write."""

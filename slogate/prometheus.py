@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from slogate.errors import BackendError
+from slogate.errors import BackendError, QueryError
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ def parse_response(payload: Any) -> list[Sample]:
         raise BackendError("invalid response: not a JSON object")
     if payload.get("status") != "success":
         kind = payload.get("errorType", "error")
-        raise BackendError(f"{kind}: {payload.get('error', 'query failed')}")
+        raise QueryError(f"{kind}: {payload.get('error', 'query failed')}")
     data = payload.get("data")
     if not isinstance(data, Mapping):
         raise BackendError("invalid response: no data")

@@ -1,7 +1,8 @@
 """The PromQL slogate sends: one expression per SLO and window, rendered from the SLI.
 
 An SLO's windows go to the backend together (`windows_query`): each window's expression tagged
-with its window by `label_replace` and joined with `or`, one round trip per SLO.
+with its window by `label_replace` and joined with `or`, one round trip per SLO. Several SLOs
+go together the same way (`batch_query`), each tagged with its place in the batch.
 An events SLI becomes one expression dividing errors by total — Sloth's own SLI expression — so
 Prometheus divides values taken at the same instant (never two queries divided client-side).
 A service that never failed often has no error series at all, which makes that expression
@@ -11,6 +12,8 @@ duration form.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from slogate.durations import format_duration
 from slogate.model import SLO, EventsSLI
@@ -38,6 +41,21 @@ def windows_query(slo: SLO) -> str:
         f'label_replace({error_ratio_query(slo, w)}, "{WINDOW_LABEL}", "{format_duration(w)}",'
         ' "", "")'
         for w in slo.windows.windows
+    )
+
+
+SLO_LABEL = "slogate_slo"
+
+
+def batch_query(slos: Sequence[SLO]) -> str:
+    """`windows_query` of several SLOs in one query; each series carries its SLO's index in
+    `slos` in the `slogate_slo` label (an index, not the SLO's name: nothing but numbers and
+    the specs' own PromQL goes into the query). One SLO is its plain `windows_query`."""
+    if len(slos) == 1:
+        return windows_query(slos[0])
+    return "\nor\n".join(
+        f'label_replace({windows_query(slo)}, "{SLO_LABEL}", "{n}", "", "")'
+        for n, slo in enumerate(slos)
     )
 
 

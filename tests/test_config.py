@@ -61,6 +61,7 @@ policy:
             r"policy.overrides\[0\].match.service: is required",
         ),
         ("prometheus: {max_concurrency: many}", r"prometheus.max_concurrency: expected int"),
+        ("evaluation: {batch_size: 0}", r"evaluation.batch_size: must be positive"),
         ("[1, 2", r"not valid YAML"),
     ],
 )

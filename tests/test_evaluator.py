@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 import httpx
 
 from slogate.evaluator import Evaluator, Mode
+from slogate.model import SLO
 from slogate.prometheus import PrometheusClient
 from tests.factories import make_slo
 
@@ -29,24 +30,42 @@ def vector(*values: str) -> dict[str, object]:
 
 
 TAGGED = re.compile(r'label_replace\((.*), "slogate_window", "(\w+)", "", ""\)', re.S)
+PART = re.compile(  # a window of a batch: the first of an SLO opens its tag, the last closes it
+    r'(?:label_replace\()?(label_replace\(.*, "slogate_window", "\w+", "", ""\))'
+    r'(?:, "slogate_slo", "(\d+)", "", ""\))?',
+    re.S,
+)
 
 
 def backend(answer: Callable[[str], dict[str, Any]], seen: list[str]) -> PrometheusClient:
-    """`answer` gives each plain expression's result; an SLO's windows query is answered as
-    Prometheus does: every window's expression answered, tagged with its window, joined."""
+    """`answer` gives each plain expression's result; an SLO's windows query (or a batch of
+    them) is answered as Prometheus does: every window's expression answered, tagged with its
+    window (and SLO), joined."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         query = parse_qs(request.content.decode())["query"][0]
         seen.append(query)
-        parts = [TAGGED.fullmatch(part) for part in query.split("\nor\n")]
+        parts = [PART.fullmatch(part) for part in query.split("\nor\n")]
         if not all(parts):
             return httpx.Response(200, json=answer(query))
-        result = [
-            {"metric": {**item["metric"], "slogate_window": part[2]}, "value": item["value"]}
-            for part in parts
-            if part is not None
-            for item in answer(part[1])["data"]["result"]
-        ]
+        result, pending = [], []
+        for part in parts:
+            assert part is not None
+            window = TAGGED.fullmatch(part[1])
+            assert window is not None
+            pending.append(window)
+            if part[2] is None and part is not parts[-1]:
+                continue
+            slo = {} if part[2] is None else {"slogate_slo": part[2]}
+            result += [
+                {
+                    "metric": {**item["metric"], "slogate_window": w[2], **slo},
+                    "value": item["value"],
+                }
+                for w in pending
+                for item in answer(w[1])["data"]["result"]
+            ]
+            pending = []
         return httpx.Response(
             200, json={"status": "success", "data": {"resultType": "vector", "result": result}}
         )
@@ -147,3 +166,43 @@ async def test_rules_mode_reads_every_slo_per_window() -> None:
     )
     assert snapshot.queries == 8 and snapshot.from_rules == 1
     assert set(snapshot.statuses[SLO_.id].error_ratios.values()) == {0.003}  # the worst series
+
+
+def fleet(n: int) -> list[SLO]:
+    return [make_slo(f"svc{i:02d}") for i in range(n)]
+
+
+async def test_slos_go_in_batches_that_keep_every_worker_busy() -> None:
+    """30 SLOs over 16 workers: batches of 2 (15 queries); 1,000: batches of 10 (100)."""
+    for count, batch_size, want in ((30, 10, 15), (1000, 10, 100), (1000, 4, 250), (5, 10, 5)):
+        seen: list[str] = []
+        async with backend(lambda q: vector("0.001"), seen) as client:
+            evaluator = Evaluator(client, mode=Mode.DIRECT, batch_size=batch_size)
+            snapshot = await evaluator.evaluate(fleet(count), at=1000.0)
+        assert snapshot.queries == len(seen) == want, (count, batch_size)
+
+
+async def test_a_batch_tags_each_slo_with_its_index() -> None:
+    seen: list[str] = []
+    async with backend(lambda q: vector("0.001"), seen) as client:
+        await Evaluator(client, mode=Mode.DIRECT, concurrency=1).evaluate(fleet(3), at=1000.0)
+    [query] = seen
+    assert query.startswith("label_replace(label_replace((e[5m])\n/\n(t[5m])\n,")
+    for n in range(3):
+        assert query.count(f'"slogate_slo", "{n}", "", "")') == 1
+    assert query.count('"slogate_window", "30d"') == 3
+
+
+async def test_an_unreachable_backend_fails_a_batch_without_retrying_each_slo() -> None:
+    sent: list[str] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        raise httpx.ConnectError("refused")
+
+    client = PrometheusClient("http://prom.test", transport=httpx.MockTransport(refuse))
+    async with client:
+        evaluator = Evaluator(client, mode=Mode.DIRECT, concurrency=1)
+        snapshot = await evaluator.evaluate(fleet(10), at=1000.0)
+    assert len(sent) == 1 and snapshot.queries == 1 and snapshot.failed_queries == 1
+    assert all("cannot reach" in (s.error or "") for s in snapshot.statuses.values())

@@ -3,11 +3,19 @@ of the generated history (within 2%)."""
 
 from __future__ import annotations
 
+import math
+import time
+from pathlib import Path
+
 import pytest
 
 from slogate.durations import format_duration
-from slogate.snapshot import SLOStatus
+from slogate.evaluator import Evaluator, Mode
+from slogate.prometheus import PrometheusClient
+from slogate.snapshot import SLOStatus, Snapshot
+from slogate.specfiles import load_specs
 
+from ..conftest import DEMO_SPECS
 from .conftest import History
 from .helpers import TRAFFIC, expected_ratio, running_slogate
 
@@ -93,3 +101,57 @@ async def test_one_pinned_timestamp_per_cycle(history: History) -> None:
         assert snap.queries == 8 + len(snap.statuses)
         assert snap.from_rules == 0
         assert snap.failed_queries == 0
+
+
+SLOS = load_specs(DEMO_SPECS).slos
+MANY_TO_MANY = """version: "prometheus/v1"
+service: "broken"
+slos:
+  - name: "many-to-many"
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum by (code) (rate(http_requests_total{service="checkout"}[{{.window}}])) / on() sum by (code) (rate(http_requests_total{service="checkout"}[{{.window}}]))
+        total_query: sum(rate(http_requests_total{service="checkout"}[{{.window}}]))
+    alerting:
+      page_alert: {disable: true}
+      ticket_alert: {disable: true}
+"""
+
+
+async def direct(url: str, slos: object, at: float, batch_size: int) -> Snapshot:
+    async with PrometheusClient(url) as client:
+        evaluator = Evaluator(client, mode=Mode.DIRECT, concurrency=1, batch_size=batch_size)
+        return await evaluator.evaluate(slos, at=at)  # type: ignore[arg-type]
+
+
+async def test_batched_queries_give_each_slo_its_own_figures(history: History) -> None:
+    at = round(time.time(), 3)
+    one_by_one = await direct(history.url, SLOS, at, batch_size=1)
+    batched = await direct(history.url, SLOS, at, batch_size=4)
+    assert one_by_one.queries == len(SLOS) > 4
+    assert batched.queries == math.ceil(len(SLOS) / 4) and batched.failed_queries == 0
+    for slo in SLOS:
+        alone, together = one_by_one.statuses[slo.id], batched.statuses[slo.id]
+        assert together.error is None and alone.error is None
+        assert together.error_ratios == alone.error_ratios, slo.id  # the same computation
+    assert batched.statuses[SLOS[0].id].error_ratios != batched.statuses[SLOS[1].id].error_ratios
+
+
+async def test_a_rejected_batch_is_queried_one_slo_at_a_time(
+    history: History, tmp_path: Path
+) -> None:
+    """Prometheus rejects the batch for one SLO's expression: only that SLO fails."""
+    (tmp_path / "broken.yml").write_text(MANY_TO_MANY)
+    [broken] = load_specs(tmp_path).slos
+    slos = (*SLOS, broken)
+    at = round(time.time(), 3)
+    reference = await direct(history.url, SLOS, at, batch_size=1)
+    snapshot = await direct(history.url, slos, at, batch_size=len(slos))
+    assert snapshot.queries == 1 + len(slos)  # the batch, then each SLO on its own
+    assert snapshot.failed_queries == 2  # the batch and the broken SLO's own query
+    failed = snapshot.statuses[broken.id]
+    assert failed.error is not None and "many-to-many" in failed.error
+    for slo in SLOS:
+        assert snapshot.statuses[slo.id].error is None
+        assert snapshot.statuses[slo.id].error_ratios == reference.statuses[slo.id].error_ratios
