@@ -9,10 +9,15 @@
 - Load comes from wrk (Debian's package) on loopback: requests/s, p50 and p99 latency,
   errors (non-2xx and socket errors), and slogate's RSS before and after each run.
 - `--with-evaluation`: gate latency for a service of 20 SLOs while 1,000-SLO evaluation cycles run
-  back to back in the same process, in direct mode (1,000 queries a cycle) and in rules mode
+  back to back in the same process, in direct mode (100 queries of 10 SLOs a cycle) and in rules mode
   (Sloth's recording rules loaded: 8 queries a cycle), each against the same slogate idle between
   cycles (for rules mode, idle with the rules loaded, which Prometheus evaluates on its own). Prometheus shares the 2 cores: in direct mode it is busy computing 1,000 SLOs' ratios
   over 30 days the whole time, which no gate design can hide on this machine.
+
+- `--ceiling N`: what several processes could give at most on this machine. N slogate
+  processes share the port (SO_REUSEPORT, set by a launcher here: slogate has no such mode), each
+  with its own store and state, coordinating nothing; a real multi-process gate would have to
+  share freezes, exemptions and snapshots on top. Against one bare handler and N bare handlers.
 
 Figures are printed as ratios to the baseline measured in the same run.
 """
@@ -50,7 +55,15 @@ async def handler(request):
     return web.Response(text=body, content_type="application/json")
 app = web.Application()
 app.router.add_get("/v1/gate", handler)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None,
+            reuse_port=True)
+"""
+REUSE_PORT_SLOGATE = r"""
+import functools, sys
+from aiohttp import web
+web.TCPSite.__init__ = functools.partialmethod(web.TCPSite.__init__, reuse_port=True)
+from slogate.cli import main
+sys.exit(main(sys.argv[1:]))
 """
 
 
@@ -104,16 +117,24 @@ def wait_ready(url: str, path: str = "/readyz", timeout: float = 120) -> None:
 
 
 def start_slogate(
-    prometheus: str, specs: Path, workdir: Path, interval: str, mode: str = "auto"
+    prometheus: str,
+    specs: Path,
+    workdir: Path,
+    interval: str,
+    mode: str = "auto",
+    *,
+    port: int = 0,
+    reuse_port: bool = False,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    config = workdir / f"slogate-{port}.yaml"
+    port = port or free_port()
+    name = f"slogate-{port}-{len(list(workdir.glob('slogate-*.yaml')))}"
+    config = workdir / f"{name}.yaml"
     config.write_text(f"evaluation: {{mode: {mode}}}\nprometheus: {{timeout: 60s}}\n")
+    launcher = ["-c", REUSE_PORT_SLOGATE] if reuse_port else ["-m", "slogate.cli"]
     process = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "slogate.cli",
+            *launcher,
             "--log-level",
             "warning",
             "serve",
@@ -126,7 +147,7 @@ def start_slogate(
             "--interval",
             interval,
             "--store",
-            str(workdir / f"slogate-{port}.db"),
+            str(workdir / f"{name}.db"),
             "--config",
             str(config),
         ],
@@ -182,6 +203,39 @@ def gate_vs_bare(workdir: Path, levels: list[int], duration: int) -> list[dict[s
             process.wait(30)
         prometheus.stop()
     return rows
+
+
+def ceiling(workdir: Path, processes: int, duration: int) -> dict[str, float]:
+    """Requests/s at c=64 of one and of `processes` bare handlers and slogates on one port."""
+    prometheus = start_live_history(workdir)
+    started: list[subprocess.Popen[bytes]] = []
+    rps: dict[str, float] = {}
+    try:
+        for count in (1, processes):
+            bare_port, gate_port = free_port(), free_port()
+            for _ in range(count):
+                started.append(subprocess.Popen([sys.executable, "-c", BARE_APP, str(bare_port)]))
+                wait_ready(f"http://127.0.0.1:{bare_port}", "/v1/gate?service=checkout")
+                process, _ = start_slogate(
+                    prometheus.url,
+                    ROOT / "slo_specs",
+                    workdir,
+                    "30s",
+                    port=gate_port,
+                    reuse_port=True,
+                )
+                started.append(process)
+            time.sleep(10)  # readiness answers come from whichever process listens first
+            for kind, port in (("bare", bare_port), ("slogate", gate_port)):
+                target = f"http://127.0.0.1:{port}/v1/gate?service=checkout"
+                rps[f"{kind} x{count}"] = wrk(target, 64, duration)["rps"]
+            print(f"{count} process(es): measured", flush=True)
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait(30)
+        prometheus.stop()
+    return rps
 
 
 def loop_lag(exposition: str) -> dict[str, float]:
@@ -248,10 +302,20 @@ def main() -> int:
     parser.add_argument(
         "--only-evaluation", action="store_true", help="skip the gate vs bare handler runs"
     )
+    parser.add_argument(
+        "--ceiling", type=int, metavar="N", help="only: N processes on one port, no coordination"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
         return 2
+    if args.ceiling:
+        with tempfile.TemporaryDirectory(prefix="slogate-load-") as tmp:
+            rps = ceiling(Path(tmp), args.ceiling, args.duration)
+        print(f"\nc=64, {args.duration} s each, ratios to one bare handler:")
+        for label, value in rps.items():
+            print(f"{label:<12} {value:>8.0f} rps {value / rps['bare x1']:>6.2f}")
+        return 0
     levels = [] if args.only_evaluation else [int(c) for c in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory(prefix="slogate-load-") as tmp:
         rows = gate_vs_bare(Path(tmp), levels, args.duration) if levels else []

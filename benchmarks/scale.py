@@ -4,8 +4,8 @@ One real Prometheus (Debian's, on 127.0.0.1) holds 32 days of backfilled history
 N SLOs (N = 10, 100, 500, 1000 by default) are spread over them. For each N this measures, in
 separate processes so that peak RSS is each run's own:
 
-- slogate direct mode: one query per SLO for its 8 windows, 16 SLOs at a time over a keep-alive
-  pool;
+- slogate direct mode: one query per batch of SLOs (up to 10) for their 8 windows, 16 queries
+  at a time over a keep-alive pool;
 - slogate rules mode: Sloth's recording rules loaded into that Prometheus, one query per window;
 - slo-generator 2.6.0 (its own venv) computing the same SLOs with a 4-step policy (1h, 6h, 1d, 3d),
   one query per SLO per step, a new connection each time.
