@@ -111,12 +111,12 @@ slos:
     objective: 99.9
     sli:
       events:
-        error_query: sum by (code) (rate(http_requests_total{service="checkout"}[{{.window}}])) / on() sum by (code) (rate(http_requests_total{service="checkout"}[{{.window}}]))
+        error_query: SIDE / on() SIDE
         total_query: sum(rate(http_requests_total{service="checkout"}[{{.window}}]))
     alerting:
       page_alert: {disable: true}
       ticket_alert: {disable: true}
-"""
+""".replace("SIDE", 'sum by (code) (rate(http_requests_total{service="checkout"}[{{.window}}]))')
 
 
 async def direct(url: str, slos: object, at: float, batch_size: int) -> Snapshot:
