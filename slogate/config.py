@@ -9,7 +9,7 @@ and the key, so a typo never silently changes what blocks a release. Pure: parse
     server:       {listen, max_body_bytes, admin_token_file}
     store:        {path}
     flagger:      {services: {"NAMESPACE/NAME": SERVICE}}
-    github:       {api_url, webhook_secret_file, token_file,
+    github:       {api_url, webhook_secret_file, app_id, private_key_file, token_file,
                    services: {"OWNER/REPO[:ENV]": SERVICE}}
     notifications:
       base_url, ttl, retry_initial, retry_max
@@ -25,6 +25,7 @@ and the key, so a typo never silently changes what blocks a release. Pure: parse
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -73,6 +74,10 @@ class FlaggerConfig:
 class GitHubConfig:
     api_url: str = "https://api.github.com"
     webhook_secret_file: str = ""
+    app_id: str = ""
+    """The GitHub App's id or client id: with its private key, slogate gets installation
+    tokens itself. Without them, a token from `SLOGATE_GITHUB_TOKEN` or `token_file`."""
+    private_key_file: str = ""
     token_file: str = ""
     services: Mapping[str, str] = field(default_factory=dict)
 
@@ -393,7 +398,11 @@ def parse_config(
     store = root.section("store", frozenset({"path"}))
     flagger = root.section("flagger", frozenset({"services"}))
     github = root.section(
-        "github", frozenset({"api_url", "webhook_secret_file", "token_file", "services"})
+        "github",
+        frozenset(
+            {"api_url", "webhook_secret_file", "app_id", "private_key_file", "token_file"}
+            | {"services"}
+        ),
     )
     server = root.section("server", frozenset({"listen", "max_body_bytes", "admin_token_file"}))
     return Config(
@@ -425,12 +434,27 @@ def parse_config(
         github=GitHubConfig(
             api_url=github.get("api_url", str, "https://api.github.com", _http_url),
             webhook_secret_file=github.get("webhook_secret_file", str, ""),
+            app_id=_app_id(github),
+            private_key_file=github.get("private_key_file", str, ""),
             token_file=github.get("token_file", str, ""),
             services=github.string_map("services"),
         ),
         notifications=_notifications(root),
         source=source,
     )
+
+
+def _app_id(github: _Section) -> str:
+    """A GitHub App's numeric id (YAML reads it as an int) or its client id."""
+    value = github.doc.get("app_id")
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise github.error("app_id", f"expected an app id or client id, got {value!r}")
+    text = str(value)
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text):
+        raise github.error("app_id", f"not a GitHub App id or client id: {text[:64]!r}")
+    return text
 
 
 _SINK_KEYS = frozenset({"name", "type", "url", "url_env", "url_file", "secret_env", "secret_file"})

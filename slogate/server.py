@@ -22,6 +22,7 @@ from slogate.auth import AdminTokens
 from slogate.config import Config
 from slogate.engine import ConfigSource, Engine, SpecSource
 from slogate.errors import ConfigError
+from slogate.github_auth import app_key
 from slogate.logs import register_secret
 from slogate.metrics import Telemetry
 from slogate.paging import Pager
@@ -235,7 +236,11 @@ async def serve(
             "SLOGATE_GITHUB_WEBHOOK_SECRET", config.github.webhook_secret_file
         ),
         github_token=read_secret("SLOGATE_GITHUB_TOKEN", config.github.token_file),
+        github_private_key=read_secret(
+            "SLOGATE_GITHUB_APP_PRIVATE_KEY", config.github.private_key_file
+        ),
     )
+    app_key(config.github, secrets.github_private_key)  # half an app, or a bad key: stop here
     async with runtime(
         config, specs, config_source=config_source, tokens=tokens, secrets=secrets
     ) as rt:

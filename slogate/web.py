@@ -36,6 +36,8 @@ class Secrets:
 
     github_webhook_secret: str = ""
     github_token: str = ""
+    github_private_key: str = ""
+    """The GitHub App's private key (PEM)."""
 
     def __repr__(self) -> str:
         return "Secrets(***)"

@@ -6,7 +6,8 @@
   "roll back now", while the service's page condition or budget exhaustion holds.
 - GitHub deployment protection rules (`POST /v1/gate/github`): the signed
   `deployment_protection_rule` webhook in; the decision goes back to the run's
-  `deployment_callback_url` as `approved` or `rejected` with a comment.
+  `deployment_callback_url` as `approved` or `rejected` with a comment, authenticated as the
+  webhook's app installation (`github_auth`).
 
 Both tolerate fields their senders add; both are audited like every gate decision.
 """
@@ -22,7 +23,9 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from slogate.errors import ConfigError
 from slogate.gate import Decision, UnknownServiceError, statuses_for
+from slogate.github_auth import GitHubAuthError, GitHubCredentials, github_credentials
 from slogate.policy import GateRequest, ReasonCode, slo_reasons
 from slogate.web import (
     ENGINE,
@@ -40,6 +43,7 @@ from slogate.web import (
 log = logging.getLogger(__name__)
 
 HTTP_CLIENT = web.AppKey("http_client", httpx.AsyncClient)
+GITHUB_AUTH = web.AppKey("github_auth", dict)
 ROLLBACK_CODES = frozenset({ReasonCode.FAST_BURN, ReasonCode.BUDGET_EXHAUSTED})
 GITHUB_COMMENT_LIMIT = 1024
 
@@ -167,6 +171,12 @@ async def github_gate(request: web.Request) -> web.Response:
     name = repo.rpartition("/")[2] if isinstance(repo, str) else ""
     service = config.services.get(f"{repo}:{environment}") or config.services.get(str(repo)) or name
     sha = (payload.get("deployment") or {}).get("sha") or "unknown"
+    app_installation = payload.get("installation")
+    installation = app_installation.get("id") if isinstance(app_installation, Mapping) else None
+    if installation is not None and (
+        isinstance(installation, bool) or not isinstance(installation, int) or installation <= 0
+    ):
+        raise BadRequestError("installation.id", "installation.id must be a positive integer")
     gate_request = GateRequest(
         service=check_field("repository", service, NAME),
         deploy_id=check_field("deployment.sha", f"github:{repo}@{sha}"),
@@ -177,24 +187,48 @@ async def github_gate(request: web.Request) -> web.Response:
         decision, body = answer.decision, answer.body
     except UnknownServiceError as exc:
         try:  # fail closed: GitHub must not wait for an answer that will never come
-            await _github_review(request.app, callback, environment, "rejected", f"slogate: {exc}")
-        except httpx.HTTPError as callback_error:
+            await _github_review(
+                request.app, callback, installation, environment, "rejected", f"slogate: {exc}"
+            )
+        except (httpx.HTTPError, GitHubAuthError) as callback_error:
             log.error("GitHub callback for unknown service failed: %s", callback_error)
         raise
     state = "approved" if decision.allow else "rejected"
     try:
-        await _github_review(request.app, callback, environment, state, github_comment(decision))
-    except httpx.HTTPError as exc:
+        await _github_review(
+            request.app, callback, installation, environment, state, github_comment(decision)
+        )
+    except (httpx.HTTPError, GitHubAuthError) as exc:
         log.error("GitHub callback for decision %s failed: %s", decision.id, exc)
         return json_response({**body, "callback": {"state": state, "error": str(exc)}}, 502)
     return json_response({**body, "callback": {"state": state}})
 
 
+def _credentials(app: web.Application) -> GitHubCredentials:
+    """The credentials for the current GitHub config (it may change on reload)."""
+    config, secrets = app[ENGINE].config.github, app[SECRETS]
+    known: dict[tuple[str, str, str], GitHubCredentials] = app[GITHUB_AUTH]
+    key = (config.api_url, config.app_id, config.token_file)
+    if key not in known:
+        try:
+            known[key] = github_credentials(
+                config, secrets.github_private_key, secrets.github_token, lambda: app[HTTP_CLIENT]
+            )
+        except ConfigError as exc:
+            raise GitHubAuthError(str(exc)) from None
+    return known[key]
+
+
 async def _github_review(
-    app: web.Application, url: str, environment: str, state: str, comment: str
+    app: web.Application,
+    url: str,
+    installation: int | None,
+    environment: str,
+    state: str,
+    comment: str,
 ) -> None:
     headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
-    if token := app[SECRETS].github_token:
+    if token := await _credentials(app).token(installation):
         headers["Authorization"] = f"Bearer {token}"
     response = await app[HTTP_CLIENT].post(
         url,
@@ -211,6 +245,7 @@ async def _http_client(app: web.Application) -> Any:
 
 
 def register(app: web.Application) -> None:
+    app[GITHUB_AUTH] = {}
     app.cleanup_ctx.append(_http_client)
     app.router.add_post("/v1/gate/flagger", flagger_gate)
     app.router.add_post("/v1/gate/flagger/rollback", flagger_rollback)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -20,6 +21,10 @@ import httpx
 import pytest
 import yaml
 from aiohttp import web
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.hashes import SHA256
 
 from slogate.localprom import free_port
 from slogate.web import Secrets
@@ -168,13 +173,26 @@ SECRET = "webhook-secret-for-tests"
 TOKEN = "ghs_installationtokenfortests"
 
 
+def unb64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+APP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+APP_PEM = APP_KEY.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
+
+
 @asynccontextmanager
-async def github_receiver(status: int = 204) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
-    """A local stand-in for api.github.com that checks the review request's shape."""
+async def github_receiver(
+    status: int = 204, token: str = TOKEN
+) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """A local stand-in for api.github.com that checks the review request's shape, and hands
+    out installation tokens (`ghs_app_<installation>`) for JWTs signed with `APP_KEY`."""
     received: list[dict[str, Any]] = []
 
     async def review(request: web.Request) -> web.Response:
-        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+        assert request.headers["Authorization"] == f"Bearer {token}"
         assert request.headers["Accept"] == "application/vnd.github+json"
         assert request.headers["Content-Type"] == "application/json"
         body = await request.json()
@@ -184,10 +202,28 @@ async def github_receiver(status: int = 204) -> AsyncIterator[tuple[str, list[di
         received.append({"path": request.path, **body})
         return web.Response(status=status)
 
+    async def access_token(request: web.Request) -> web.Response:
+        scheme, _, jwt = request.headers["Authorization"].partition(" ")
+        header, claims, signature = jwt.split(".")
+        try:
+            APP_KEY.public_key().verify(
+                unb64(signature), f"{header}.{claims}".encode(), padding.PKCS1v15(), SHA256()
+            )
+        except InvalidSignature:
+            return web.json_response(
+                {"message": "A JSON web token could not be decoded"}, status=401
+            )
+        assert scheme == "Bearer" and json.loads(unb64(claims))["iss"] == "123456"
+        received.append({"path": request.path})
+        installation = request.match_info["installation"]
+        answer = {"token": f"ghs_app_{installation}", "expires_at": "2099-01-01T00:00:00Z"}
+        return web.json_response(answer, status=201)
+
     app = web.Application()
     app.router.add_post(
         "/repos/{owner}/{repo}/actions/runs/{run}/deployment_protection_rule", review
     )
+    app.router.add_post("/app/installations/{installation}/access_tokens", access_token)
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
@@ -261,6 +297,37 @@ async def test_github_protection_rule_approves_and_rejects(history: History) -> 
                 audited["deploy_id"]
                 == "github:octo-org/pay@47efb7196c2a1a2fd3f52f2c59f0e2dd3d0e4d54"
             )
+
+
+async def test_github_app_reviews_with_its_installation_token(history: History) -> None:
+    """As a GitHub App: a JWT signed with the app's key, exchanged for the webhook's
+    installation's token, which the review carries; the token is kept for the next run."""
+    async with github_receiver(token="ghs_app_99999") as (api, received):
+        config = f"github: {{api_url: '{api}', app_id: 123456}}"
+        secrets = Secrets(github_webhook_secret=SECRET, github_private_key=APP_PEM)
+        async with running_slogate(history.url, config_text=config, secrets=secrets) as slogate:
+            for _ in range(2):
+                ok = await slogate.http.post("/v1/gate/github", **signed(github_event(api)))
+                assert ok.status_code == 200 and ok.json()["callback"] == {"state": "approved"}
+            assert [r["path"] for r in received] == [
+                "/app/installations/99999/access_tokens",
+                "/repos/octo-org/checkout/actions/runs/1234567890/deployment_protection_rule",
+                "/repos/octo-org/checkout/actions/runs/1234567890/deployment_protection_rule",
+            ]
+        wrong = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        other_app = Secrets(
+            github_webhook_secret=SECRET,
+            github_private_key=wrong.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            ).decode(),
+        )
+        async with running_slogate(history.url, config_text=config, secrets=other_app) as slogate:
+            refused = await slogate.http.post("/v1/gate/github", **signed(github_event(api)))
+            assert refused.status_code == 502  # no token, no review: the delivery shows failed
+            assert "HTTP 401" in refused.json()["callback"]["error"]
+            assert len(received) == 3
 
 
 async def test_github_bad_signature_does_nothing(history: History) -> None:
