@@ -111,13 +111,13 @@ class Evaluator:
         async def one(window: float) -> dict[str, float | None]:
             by_id: dict[str, float | None] = {}
             expr = recorded_ratios_query(window)
-            for sample in await self._query(
+            for labels, raw in await self._query(
                 expr, at, **{"slogate.window": format_duration(window)}
             ):
-                slo_id = sample.labels.get("sloth_id", "")
-                value = clean_ratio(sample.value)
-                values = [v for v in (by_id.get(slo_id), value) if v is not None]
-                by_id[slo_id] = max(values) if values else None  # several series: the worst
+                slo_id = labels.get("sloth_id", "")
+                value, known = clean_ratio(raw), by_id.get(slo_id)
+                if known is None or (value is not None and value > known):
+                    by_id[slo_id] = value  # several series: the worst
             return by_id
 
         results = await asyncio.gather(*(one(w) for w in windows), return_exceptions=True)

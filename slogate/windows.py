@@ -8,7 +8,7 @@ burn factor of each is derived, never hard-coded:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -46,11 +46,12 @@ class AlertWindows:
     def conditions(self) -> tuple[BurnWindow, BurnWindow, BurnWindow, BurnWindow]:
         return (self.page_quick, self.page_slow, self.ticket_quick, self.ticket_slow)
 
-    @property
-    def windows(self) -> tuple[float, ...]:
-        """Every window to evaluate, shortest first, the SLO period last (Sloth's SLI windows)."""
+    windows: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    """Every window to evaluate, shortest first, the SLO period last (Sloth's SLI windows)."""
+
+    def __post_init__(self) -> None:  # read for every SLO in every cycle: computed once
         alert = {w for c in self.conditions for w in (c.short_window, c.long_window)}
-        return (*sorted(alert - {self.period}), self.period)
+        object.__setattr__(self, "windows", (*sorted(alert - {self.period}), self.period))
 
 
 def _burn_window(doc: Mapping[str, Any], where: str, period: float) -> BurnWindow:
