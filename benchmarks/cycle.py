@@ -1,0 +1,135 @@
+"""The event-loop CPU of one evaluation cycle of 1,000 SLOs, backend I/O left out.
+
+    python benchmarks/cycle.py [--slos 1000] [--repeat 5]
+
+A MockTransport answers instantly with what Prometheus would send, so what is measured is
+slogate's own share: building queries, httpx's client path, decoding, building statuses.
+- rules mode: 8 answers (one per window) of one series per SLO;
+- direct mode: one answer per batch of SLOs (8 tagged series per SLO), batches of 10 and of 1.
+The baseline is `json.loads` of the same answers' bytes, in the same process: the least any
+client must do. Printed: CPU per cycle (best of `--repeat` runs of 10 cycles) and its ratio to
+the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from slogate.evaluator import Evaluator, Mode  # noqa: E402
+from slogate.model import SLO  # noqa: E402
+from slogate.prometheus import PrometheusClient  # noqa: E402
+from tests.factories import make_slo  # noqa: E402
+
+AT = 1_700_000_000.0
+TAGS = re.compile(r'"slogate_window", "(\w+)", "", ""\)(?:, "slogate_slo", "(\d+)", "", ""\))?')
+
+
+def vector(series: list[dict[str, str]]) -> bytes:
+    result = [{"metric": m, "value": [AT, f"0.00{n % 7}"]} for n, m in enumerate(series)]
+    return json.dumps(
+        {"status": "success", "data": {"resultType": "vector", "result": result}}
+    ).encode()
+
+
+def answer(slos: Sequence[SLO]) -> Callable[[str], bytes]:
+    """What Prometheus answers each query with: the recorded ratio of every SLO (rules), or
+    each window of each SLO of the batch, tagged (direct)."""
+    recorded = vector([{"sloth_id": slo.id} for slo in slos])
+    cache: dict[str, bytes] = {}
+
+    def respond(query: str) -> bytes:
+        if query.startswith("max by (sloth_id)"):
+            return recorded
+        if query not in cache:
+            series, pending = [], []
+            for window, index in TAGS.findall(query):
+                pending.append(window)
+                if index or len(pending) == 8:
+                    series += [
+                        {"slogate_window": w, **({"slogate_slo": index} if index else {})}
+                        for w in pending
+                    ]
+                    pending = []
+            cache[query] = vector(series)
+        return cache[query]
+
+    return respond
+
+
+async def cycle_cpu(
+    slos: Sequence[SLO], mode: Mode, batch_size: int, repeat: int
+) -> tuple[float, list[bytes]]:
+    """Best CPU seconds per cycle, and the bytes of one cycle's answers."""
+    respond = answer(slos)
+    sent: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = respond(parse_qs(request.content.decode())["query"][0])
+        sent.append(body)
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+
+    async with PrometheusClient(
+        "http://prom.test", transport=httpx.MockTransport(handler)
+    ) as client:
+        evaluator = Evaluator(client, mode=mode, batch_size=batch_size)
+        snapshot = await evaluator.evaluate(slos, at=AT)
+        assert all(s.error is None for s in snapshot.statuses.values())
+        one_cycle = list(sent)
+        best = float("inf")
+        for _ in range(repeat):
+            started = time.process_time()
+            for _ in range(10):
+                snapshot = await evaluator.evaluate(slos, snapshot, at=AT)
+            best = min(best, (time.process_time() - started) / 10)
+    return best, one_cycle
+
+
+def decode_cpu(answers: list[bytes], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.process_time()
+        for _ in range(10):
+            for body in answers:
+                json.loads(body)
+        best = min(best, (time.process_time() - started) / 10)
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--slos", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    slos = [make_slo(f"svc{n // 20:03d}", f"slo{n % 20:02d}") for n in range(args.slos)]
+    print(
+        f"{'cycle of ' + str(args.slos) + ' SLOs':<28} {'queries':>8} {'CPU ms':>8} {'decode ms':>10} {'ratio':>6}"
+    )
+    for label, mode, batch in (
+        ("rules", Mode.RULES, 10),
+        ("direct, batches of 10", Mode.DIRECT, 10),
+        ("direct, one SLO a query", Mode.DIRECT, 1),
+    ):
+        cpu, answers = asyncio.run(cycle_cpu(slos, mode, batch, args.repeat))
+        floor = decode_cpu(answers, args.repeat)
+        print(
+            f"{label:<28} {len(answers):>8} {cpu * 1000:>8.1f} {floor * 1000:>10.1f} {cpu / floor:>6.1f}"
+        )
+    print("(ratio: the cycle's CPU over json.loads of the same answers)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
