@@ -76,8 +76,14 @@ async def cycle_cpu(
     respond = answer(slos)
     sent: list[bytes] = []
 
+    by_form: dict[bytes, bytes] = {}  # the measured cycles send the same forms again
+
     def handler(request: httpx.Request) -> httpx.Response:
-        body = respond(parse_qs(request.content.decode())["query"][0])
+        body = by_form.get(request.content)
+        if body is None:
+            body = by_form[request.content] = respond(
+                parse_qs(request.content.decode())["query"][0]
+            )
         sent.append(body)
         return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
 

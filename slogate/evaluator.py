@@ -71,6 +71,8 @@ class Evaluator:
         thousands never floods the event loop the gate answers on."""
         self.batch_size = batch_size
         """SLOs in one direct query at most."""
+        self._queries: dict[tuple[str, ...], tuple[tuple[SLO, ...], str]] = {}
+        """Each batch's query text, built once for the same SLO objects (a reload makes new)."""
 
     async def _query(self, expr: str, at: float, **attributes: Any) -> list[Sample]:
         """One backend query, traced (query, window, outcome) when tracing is on."""
@@ -79,24 +81,13 @@ class Evaluator:
             set_attributes(current, **{"slogate.samples": len(samples)})
             return samples
 
-    async def _ratios(
-        self, slo: SLO, by_window: Mapping[str, list[Sample]], at: float
-    ) -> tuple[dict[float, float | None], int]:
-        """Every window's error ratio from the SLO's answered series, and how many traffic
-        queries it took (one per window whose ratio came back empty)."""
-        windows = slo.windows.windows
-        ratios: dict[float, float | None] = {}
-        empty: list[float] = []
-        for window in windows:
-            samples = by_window.get(format_duration(window))
-            if samples or not isinstance(slo.sli, EventsSLI):
-                ratios[window] = clean_ratio(single_value(samples or []))
-            else:
-                empty.append(window)
-        if empty:
-            totals = await asyncio.gather(*(self._traffic(slo, w, at) for w in empty))
-            ratios.update(zip(empty, totals, strict=True))
-        return {w: ratios[w] for w in windows}, len(empty)
+    async def _with_traffic(
+        self, slo: SLO, ratios: dict[float, float | None], empty: list[float], at: float
+    ) -> dict[float, float | None]:
+        """`ratios` completed by a traffic query for each window in `empty`."""
+        totals = await asyncio.gather(*(self._traffic(slo, w, at) for w in empty))
+        ratios.update(zip(empty, totals, strict=True))
+        return {w: ratios[w] for w in slo.windows.windows}
 
     async def _traffic(self, slo: SLO, window: float, at: float) -> float | None:
         """An empty error ratio: 0 when there was traffic (no error series), else no data."""
@@ -132,6 +123,13 @@ class Evaluator:
                 recorded[window] = result
         return recorded, failed
 
+    def _batch_query(self, slos: Sequence[SLO]) -> str:
+        key = tuple(slo.id for slo in slos)
+        known = self._queries.get(key)
+        if known is None or any(a is not b for a, b in zip(known[0], slos, strict=True)):
+            known = self._queries[key] = (tuple(slos), batch_query(slos))
+        return known[1]
+
     async def _direct(
         self, slos: Sequence[SLO], known: Mapping[str, SLOStatus], at: float
     ) -> Direct:
@@ -141,7 +139,7 @@ class Evaluator:
         else:
             attributes = {"slogate.slos": [slo.id for slo in slos]}
         try:
-            samples = await self._query(batch_query(slos), at, **attributes)
+            samples = await self._query(self._batch_query(slos), at, **attributes)
         except BackendError as exc:
             if isinstance(exc, QueryError) and len(slos) > 1:  # maybe one SLO's doing
                 statuses, sent, failed = [], 1, 1
@@ -157,24 +155,29 @@ class Evaluator:
             if index.isdigit() and int(index) < len(slos):
                 window = sample.labels.get(WINDOW_LABEL, "")
                 by_slo[int(index)].setdefault(window, []).append(sample)
-        outcomes = await asyncio.gather(
-            *(
-                self._ratios(slo, by_window, at)
-                for slo, by_window in zip(slos, by_slo, strict=True)
-            ),
+        statuses, sent, failed = [], 1, 0
+        incomplete: list[tuple[SLO, dict[float, float | None], list[float]]] = []
+        for slo, by_window in zip(slos, by_slo, strict=True):
+            ratios, empty = _answered_ratios(slo, by_window)
+            if empty:
+                incomplete.append((slo, ratios, empty))
+            else:
+                statuses.append(SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at))
+        if not incomplete:
+            return statuses, sent, failed
+        completed = await asyncio.gather(
+            *(self._with_traffic(slo, ratios, empty, at) for slo, ratios, empty in incomplete),
             return_exceptions=True,
         )
-        statuses, sent, failed = [], 1, 0
-        for slo, outcome in zip(slos, outcomes, strict=True):
+        for (slo, _, empty), outcome in zip(incomplete, completed, strict=True):
             if isinstance(outcome, BackendError):  # a traffic query failed
                 statuses.append(_failed(slo, known.get(slo.id), str(outcome), at))
                 sent, failed = sent + 1, failed + 1
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
-                ratios, traffic = outcome
-                statuses.append(SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at))
-                sent += traffic
+                statuses.append(SLOStatus(slo, outcome, evaluated_at=at, attempted_at=at))
+                sent += len(empty)
         return statuses, sent, failed
 
     async def _all_direct(
@@ -185,6 +188,8 @@ class Evaluator:
         busy: 30 SLOs go as 15 queries of 2, not 3 of 10."""
         size = max(1, min(self.batch_size, math.ceil(len(slos) / self.concurrency)))
         batches = [slos[n : n + size] for n in range(0, len(slos), size)]
+        if len(self._queries) > 2 * len(batches) + len(slos):  # old batches and fallbacks
+            self._queries.clear()
         results: list[Direct | None] = [None] * len(batches)
         queue = iter(enumerate(batches))
 
@@ -268,6 +273,23 @@ class Evaluator:
             failed_queries=failed,
             from_rules=from_rules,
         )
+
+
+def _answered_ratios(
+    slo: SLO, by_window: Mapping[str, list[Sample]]
+) -> tuple[dict[float, float | None], list[float]]:
+    """Each window's error ratio from the SLO's answered series, and the windows of an events
+    SLI that came back empty (no error series: a traffic query tells 0 from no data)."""
+    ratios: dict[float, float | None] = {}
+    empty: list[float] = []
+    events = isinstance(slo.sli, EventsSLI)
+    for window in slo.windows.windows:
+        samples = by_window.get(format_duration(window))
+        if samples or not events:
+            ratios[window] = clean_ratio(single_value(samples or []))
+        else:
+            empty.append(window)
+    return ratios, empty
 
 
 def _failed(slo: SLO, previous: SLOStatus | None, error: str, at: float) -> SLOStatus:

@@ -206,3 +206,17 @@ async def test_an_unreachable_backend_fails_a_batch_without_retrying_each_slo() 
         snapshot = await evaluator.evaluate(fleet(10), at=1000.0)
     assert len(sent) == 1 and snapshot.queries == 1 and snapshot.failed_queries == 1
     assert all("cannot reach" in (s.error or "") for s in snapshot.statuses.values())
+
+
+async def test_a_batch_query_is_built_again_for_reloaded_slos() -> None:
+    """Query texts are kept between cycles, but an SLO reloaded under the same id gets its new
+    expression at once."""
+    seen: list[str] = []
+    async with backend(lambda q: vector("0.001"), seen) as client:
+        evaluator = Evaluator(client, mode=Mode.DIRECT, concurrency=1)
+        await evaluator.evaluate(fleet(3), at=1000.0)
+        await evaluator.evaluate(fleet(3), at=1000.0)
+        changed = [*fleet(2), make_slo("svc02", errors="e2[{{.window}}]")]
+        await evaluator.evaluate(changed, at=1000.0)
+    assert seen[0] == seen[1] and "e2[5m]" not in seen[1]
+    assert "(e2[5m])" in seen[2] and seen[2].count("(e[5m])") == 2
