@@ -265,7 +265,9 @@ def under_evaluation(duration: int) -> dict[str, dict[str, float]]:
     results = {}
 
     def measure(label: str, interval: str, mode: str) -> None:
-        slogate, url = start_slogate(prometheus.url, specs, workdir, interval, mode=mode)
+        # Not in the cached work dir: each run's audit trail is gigabytes.
+        own = Path(tempfile.mkdtemp(prefix="slogate-load-"))
+        slogate, url = start_slogate(prometheus.url, specs, own, interval, mode=mode)
         try:
             results[label] = wrk(f"{url}/v1/gate?service=svc001", 64, duration)
             exposition = httpx.get(f"{url}/metrics", timeout=30).text
@@ -277,6 +279,7 @@ def under_evaluation(duration: int) -> dict[str, dict[str, float]]:
         finally:
             slogate.terminate()
             slogate.wait(60)
+            shutil.rmtree(own, ignore_errors=True)
 
     try:
         measure("idle", "1h", "direct")
