@@ -22,14 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from slogate.config import GitHubConfig
 from slogate.errors import ConfigError, SlogateError
+
+if TYPE_CHECKING:  # cryptography (~5 MB) is loaded only where an app key is configured
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 JWT_BACKDATE = 60
 """Seconds `iat` is set in the past, for clock drift (as GitHub advises)."""
@@ -55,6 +56,9 @@ def _b64(data: bytes) -> str:
 
 def load_private_key(pem: str, source: str) -> rsa.RSAPrivateKey:
     """The app's RSA private key from PEM text; errors name `source`, never the key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
         key = serialization.load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError) as exc:
@@ -67,6 +71,9 @@ def load_private_key(pem: str, source: str) -> rsa.RSAPrivateKey:
 
 def app_jwt(app_id: str, key: rsa.RSAPrivateKey, now: float) -> str:
     """The JWT that authenticates as the app itself."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     header = _b64(b'{"alg":"RS256","typ":"JWT"}')
     issued = int(now) - JWT_BACKDATE
     claims = {"iat": issued, "exp": int(now) + JWT_LIFETIME, "iss": app_id}
