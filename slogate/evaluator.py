@@ -46,6 +46,9 @@ Recorded = Mapping[float, Mapping[str, float | None]]
 Direct = tuple[list[SLOStatus], int, int]
 """New statuses, and how many queries were sent and how many of them failed."""
 
+Batch = tuple[tuple[SLO, ...], str]
+"""SLOs queried together, and their query."""
+
 
 class Mode(StrEnum):
     AUTO = "auto"
@@ -71,8 +74,9 @@ class Evaluator:
         thousands never floods the event loop the gate answers on."""
         self.batch_size = batch_size
         """SLOs in one direct query at most."""
-        self._queries: dict[tuple[str, ...], tuple[tuple[SLO, ...], str]] = {}
-        """Each batch's query text, built once for the same SLO objects (a reload makes new)."""
+        self._plan: tuple[int, tuple[SLO, ...], list[Batch]] = (0, (), [])
+        """The last cycle's batches and their query texts, for the batch size and the very
+        SLO objects they were built for (a reload makes new ones)."""
 
     async def _query(self, expr: str, at: float, **attributes: Any) -> list[Sample]:
         """One backend query, traced (query, window, outcome) when tracing is on."""
@@ -123,31 +127,34 @@ class Evaluator:
                 recorded[window] = result
         return recorded, failed
 
-    def _batch_query(self, slos: Sequence[SLO]) -> str:
-        key = tuple(slo.id for slo in slos)
-        known = self._queries.get(key)
-        if known is None or any(a is not b for a, b in zip(known[0], slos, strict=True)):
-            known = self._queries[key] = (tuple(slos), batch_query(slos))
-        return known[1]
+    def _batches(self, slos: Sequence[SLO]) -> list[Batch]:
+        """`slos` in batches of at most `batch_size`, smaller when that keeps every worker
+        busy (30 SLOs go as 15 queries of 2, not 3 of 10); built again only when the SLOs or
+        the size change."""
+        size = max(1, min(self.batch_size, math.ceil(len(slos) / self.concurrency)))
+        built_size, built_for, batches = self._plan
+        same = len(built_for) == len(slos) and all(
+            a is b for a, b in zip(built_for, slos, strict=True)
+        )
+        if size != built_size or not same:
+            groups = [tuple(slos[n : n + size]) for n in range(0, len(slos), size)]
+            batches = [(group, batch_query(group)) for group in groups]
+            self._plan = (size, tuple(slos), batches)
+        return batches
 
-    async def _direct(
-        self, slos: Sequence[SLO], known: Mapping[str, SLOStatus], at: float
-    ) -> Direct:
-        """New statuses of `slos` from one query for all of them."""
+    async def _direct(self, batch: Batch, known: Mapping[str, SLOStatus], at: float) -> Direct:
+        """New statuses of the batch's SLOs from its one query."""
+        slos, query = batch
         if len(slos) == 1:
             attributes: dict[str, Any] = {"slogate.slo": slos[0].id}
         else:
             attributes = {"slogate.slos": [slo.id for slo in slos]}
         try:
-            samples = await self._query(self._batch_query(slos), at, **attributes)
+            samples = await self._query(query, at, **attributes)
         except BackendError as exc:
             if isinstance(exc, QueryError) and len(slos) > 1:  # maybe one SLO's doing
-                statuses, sent, failed = [], 1, 1
-                for slo in slos:
-                    one = await self._direct([slo], known, at)
-                    statuses += one[0]
-                    sent, failed = sent + one[1], failed + one[2]
-                return statuses, sent, failed
+                alone = [await self._direct(((s,), batch_query((s,))), known, at) for s in slos]
+                return _combine([([], 1, 1), *alone])
             return [_failed(slo, known.get(slo.id), str(exc), at) for slo in slos], 1, 1
         by_slo: list[dict[str, list[Sample]]] = [{} for _ in slos]
         for sample in samples:
@@ -183,28 +190,17 @@ class Evaluator:
     async def _all_direct(
         self, slos: Sequence[SLO], known: Mapping[str, SLOStatus], at: float
     ) -> Direct:
-        """`_direct` for every SLO in batches, `concurrency` batches at a time (workers, not a
-        task per batch). Batches are smaller than `batch_size` when that keeps every worker
-        busy: 30 SLOs go as 15 queries of 2, not 3 of 10."""
-        size = max(1, min(self.batch_size, math.ceil(len(slos) / self.concurrency)))
-        batches = [slos[n : n + size] for n in range(0, len(slos), size)]
-        if len(self._queries) > 2 * len(batches) + len(slos):  # old batches and fallbacks
-            self._queries.clear()
-        results: list[Direct | None] = [None] * len(batches)
-        queue = iter(enumerate(batches))
+        """`_direct` for every batch, `concurrency` at a time (workers, not a task per batch)."""
+        batches = self._batches(slos)
+        results: list[Direct] = []
+        queue = iter(batches)
 
         async def worker() -> None:
-            for n, batch in queue:
-                results[n] = await self._direct(batch, known, at)
+            for batch in queue:
+                results.append(await self._direct(batch, known, at))
 
         await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(batches)))))
-        statuses: list[SLOStatus] = []
-        sent = failed = 0
-        for result in results:
-            if result is not None:
-                statuses += result[0]
-                sent, failed = sent + result[1], failed + result[2]
-        return statuses, sent, failed
+        return _combine(results)
 
     @staticmethod
     def _from_rules(slo: SLO, recorded: Recorded, at: float) -> SLOStatus | None:
@@ -290,6 +286,12 @@ def _answered_ratios(
         else:
             empty.append(window)
     return ratios, empty
+
+
+def _combine(results: Sequence[Direct]) -> Direct:
+    """Several `Direct` results as one: all the statuses, the queries sent and failed added."""
+    statuses = [status for result in results for status in result[0]]
+    return statuses, sum(r[1] for r in results), sum(r[2] for r in results)
 
 
 def _failed(slo: SLO, previous: SLOStatus | None, error: str, at: float) -> SLOStatus:

@@ -107,7 +107,6 @@ class AppTokens:
         self._clock = clock
         self._tokens: dict[int, _Token] = {}
         self._locks: dict[int, asyncio.Lock] = {}
-        self.exchanges = 0
 
     def __repr__(self) -> str:
         return f"AppTokens(app_id={self.app_id!r})"
@@ -136,7 +135,6 @@ class AppTokens:
             raise GitHubAuthError(f"{what}: {type(exc).__name__}") from None
         if response.status_code != 201:
             raise GitHubAuthError(f"{what}: GitHub answered HTTP {response.status_code}")
-        self.exchanges += 1
         try:
             payload = response.json()
             value, expires = payload["token"], payload["expires_at"]
