@@ -28,9 +28,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from slogate.evaluator import Evaluator, Mode  # noqa: E402
-from slogate.model import SLO  # noqa: E402
-from slogate.prometheus import PrometheusClient  # noqa: E402
+from slogate.core.model import SLO  # noqa: E402
+from slogate.evaluation.evaluator import Evaluator, Mode  # noqa: E402
+from slogate.evaluation.prometheus import PrometheusClient  # noqa: E402
 from tests.factories import make_slo  # noqa: E402
 
 AT = 1_700_000_000.0

@@ -42,8 +42,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from slogate.demo import start_exporter, write_history  # noqa: E402
-from slogate.localprom import LocalPrometheus, free_port  # noqa: E402
+from slogate.cli.demo import start_exporter, write_history  # noqa: E402
+from slogate.cli.localprom import LocalPrometheus, free_port  # noqa: E402
 
 BARE_APP = r"""
 import json, sys
@@ -62,7 +62,7 @@ REUSE_PORT_SLOGATE = r"""
 import functools, sys
 from aiohttp import web
 web.TCPSite.__init__ = functools.partialmethod(web.TCPSite.__init__, reuse_port=True)
-from slogate.cli import main
+from slogate.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 

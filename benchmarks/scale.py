@@ -36,10 +36,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from slogate import demo  # noqa: E402
-from slogate.demo import HISTORY, TIERS  # noqa: E402
-from slogate.localprom import LocalPrometheus, backfill  # noqa: E402
-from slogate.traffic import Phase, Traffic, openmetrics  # noqa: E402
+from slogate.cli import demo  # noqa: E402
+from slogate.cli.demo import HISTORY, TIERS  # noqa: E402
+from slogate.cli.localprom import LocalPrometheus, backfill  # noqa: E402
+from slogate.cli.traffic import Phase, Traffic, openmetrics  # noqa: E402
 
 OBJECTIVES = (99.0, 99.5, 99.9, 99.95)
 STEPS = {"1h": 3600, "6h": 21600, "1d": 86400, "3d": 259200}
@@ -146,9 +146,9 @@ def peak_rss_mb() -> float:
 
 
 async def slogate_worker(url: str, specs: Path, n: int, mode: str, cycles: int) -> dict[str, Any]:
-    from slogate.evaluator import Evaluator, Mode
-    from slogate.prometheus import PrometheusClient
-    from slogate.specfiles import load_specs
+    from slogate.evaluation.evaluator import Evaluator, Mode
+    from slogate.evaluation.prometheus import PrometheusClient
+    from slogate.evaluation.specfiles import load_specs
 
     found = load_specs(specs)
     assert found.ok, found.errors[:3]
@@ -290,9 +290,9 @@ def wait_for_rules(prometheus: LocalPrometheus, expected: int) -> None:
 
 
 def write_rules(workdir: Path, specs: Path) -> Path:
-    from slogate.rules import RuleGroup, sli_rules
-    from slogate.rules_yaml import render_rule_file
-    from slogate.specfiles import load_specs
+    from slogate.evaluation.specfiles import load_specs
+    from slogate.sloth.rules import RuleGroup, sli_rules
+    from slogate.sloth.rules_yaml import render_rule_file
 
     groups = [
         RuleGroup(f"sloth-slo-sli-recordings-{s.id}", sli_rules(s)) for s in load_specs(specs).slos

@@ -3,9 +3,10 @@
     python grafana/build.py          # rewrite grafana/*.json
     python grafana/build.py --check  # exit 1 if a committed file differs from what is built
 
-The dashboards read only slogate's own metrics (`slogate/metrics.py`). Every panel queries the
-`datasource` variable; `service` and `slo` come from `slogate_slo_objective_ratio`. Output is
-pretty-printed with sorted keys so that a change to this script shows as a reviewable diff.
+The dashboards read only slogate's own metrics (`slogate/telemetry/metrics.py`). Every panel
+queries the `datasource` variable; `service` and `slo` come from `slogate_slo_objective_ratio`.
+Output is pretty-printed with sorted keys so that a change to this script shows as a reviewable
+diff.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from slogate.durations import format_duration
-from slogate.windows import DAY, BurnWindow, google_windows
+from slogate.core.durations import format_duration
+from slogate.core.windows import DAY, BurnWindow, google_windows
 
 Json = dict[str, Any]
 

@@ -32,10 +32,10 @@ from typing import Any, TypeVar
 
 import yaml
 
-from slogate.durations import parse_duration
+from slogate.core.durations import parse_duration
+from slogate.core.model import SLO
+from slogate.core.policy import FailMode, Policy, ReasonCode
 from slogate.errors import ConfigError
-from slogate.model import SLO
-from slogate.policy import FailMode, Policy, ReasonCode
 
 T = TypeVar("T")
 

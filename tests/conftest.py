@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from slogate import tracing
+from slogate.telemetry import tracing
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOTH = ROOT.parent / "shared" / "sloth-compat"

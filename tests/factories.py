@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from slogate.model import SLO, EventsSLI, SpecOrigin
-from slogate.windows import DAY, google_windows
+from slogate.core.model import SLO, EventsSLI, SpecOrigin
+from slogate.core.windows import DAY, google_windows
 
 
 def make_slo(

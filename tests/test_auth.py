@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from slogate.auth import AdminTokens
 from slogate.errors import ConfigError
+from slogate.server.auth import AdminTokens
 
 TOKEN = "s3cret-token-for-alice-0001"
 

@@ -4,14 +4,14 @@ import math
 
 import pytest
 
-from slogate.budget import (
+from slogate.core.budget import (
     MAX_BURN_RATE,
     alert_state,
     burn_rate,
     clean_ratio,
     error_budget_remaining,
 )
-from slogate.windows import DAY, google_windows
+from slogate.core.windows import DAY, google_windows
 
 W30 = google_windows(30 * DAY)
 BUDGET = 0.001  # 99.9%

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from slogate.cli import main, status_table
+from slogate.cli.main import main, status_table
 
 from .conftest import DEMO_SPECS, SLOTH, SLOTH_TESTDATA
 

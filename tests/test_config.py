@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from slogate.config import parse_config
+from slogate.core.policy import FailMode, ReasonCode
 from slogate.errors import ConfigError
-from slogate.policy import FailMode, ReasonCode
 
 
 def test_defaults_follow_design() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from slogate.durations import format_duration, parse_duration
+from slogate.core.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

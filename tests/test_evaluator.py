@@ -9,9 +9,9 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from slogate.evaluator import Evaluator, Mode
-from slogate.model import SLO
-from slogate.prometheus import PrometheusClient
+from slogate.core.model import SLO
+from slogate.evaluation.evaluator import Evaluator, Mode
+from slogate.evaluation.prometheus import PrometheusClient
 from tests.factories import make_slo
 
 SLO_ = make_slo(

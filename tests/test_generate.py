@@ -22,11 +22,14 @@ import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from slogate import __version__, promql
+from slogate import __version__
+from slogate.cli.generate import NO_RULES, add_parser, cmd_generate, generate_text
+from slogate.core.model import SLO, frozen_labels
+from slogate.core.windows import DAY
 from slogate.errors import PromQLSyntaxError, SpecError
-from slogate.generate import NO_RULES, add_parser, cmd_generate, generate_text
-from slogate.model import SLO, frozen_labels
-from slogate.rules import (
+from slogate.evaluation.specfiles import load_windows_catalog
+from slogate.sloth import promql
+from slogate.sloth.rules import (
     SLO_PLUGINS,
     GenerateOptions,
     SLORules,
@@ -35,17 +38,15 @@ from slogate.rules import (
     label_filter,
     rule_groups,
 )
-from slogate.rules_yaml import (
+from slogate.sloth.rules_yaml import (
     YAMLNode,
     analyze_scalar,
     dump,
     go_key_less,
     needs_double_quotes,
 )
-from slogate.spec import LoadOptions, check_text
-from slogate.specfiles import load_windows_catalog
-from slogate.validation import KNOWN_SLO_PLUGINS
-from slogate.windows import DAY
+from slogate.sloth.spec import LoadOptions, check_text
+from slogate.sloth.validation import KNOWN_SLO_PLUGINS
 
 from .conftest import SLOTH, SLOTH_TESTDATA
 
@@ -565,7 +566,7 @@ def test_sli_total_amount_rules_add_a_group() -> None:
 
 
 def test_debug_plugin_logs_and_changes_nothing(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.DEBUG, logger="slogate.rules"):
+    with caplog.at_level(logging.DEBUG, logger="slogate.sloth.rules"):
         rules = generate('        - id: "sloth.dev/core/debug/v1"\n          config: {msg: hi}\n')
     assert rules.groups == generate().groups
     assert "svc-slo: hi" in caplog.text

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from slogate.config import GitHubConfig
 from slogate.errors import ConfigError
-from slogate.github_auth import (
+from slogate.server.github_auth import (
     AppTokens,
     GitHubAuthError,
     StaticToken,

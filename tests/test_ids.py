@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from slogate.ids import ulid
+from slogate.core.ids import ulid
 
 
 def test_ulid_shape_time_prefix_and_order() -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from slogate.incidents import Severity, desired_incidents, incident_from_json, incident_to_json
-from slogate.model import AlertMeta, frozen_labels
-from slogate.snapshot import SLOStatus
-from slogate.windows import DAY
+from slogate.core.incidents import Severity, desired_incidents, incident_from_json, incident_to_json
+from slogate.core.model import AlertMeta, frozen_labels
+from slogate.core.snapshot import SLOStatus
+from slogate.core.windows import DAY
 from tests.factories import make_slo
 
 NOW = 1_800_000_000.0

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from slogate.api import create_app
 from slogate.config import parse_config
-from slogate.engine import Engine, SpecSource
-from slogate.metrics import Telemetry
-from slogate.openapi import openapi_document
-from slogate.paging import Pager
-from slogate.prometheus import PrometheusClient
-from slogate.releases import ReleaseControl
-from slogate.sqlite_store import SQLiteStore
+from slogate.control.releases import ReleaseControl
+from slogate.evaluation.engine import Engine, SpecSource
+from slogate.evaluation.prometheus import PrometheusClient
+from slogate.notify.paging import Pager
+from slogate.server.api import create_app
+from slogate.server.openapi import openapi_document
+from slogate.store.sqlite import SQLiteStore
+from slogate.telemetry.metrics import Telemetry
 
 
 async def test_openapi_documents_every_route(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from slogate.overrides import Exemption, Freeze, FreezeKind
-from slogate.policy import (
+from slogate.core.overrides import Exemption, Freeze, FreezeKind
+from slogate.core.policy import (
     FailMode,
     GateRequest,
     Policy,
@@ -17,8 +17,8 @@ from slogate.policy import (
     slo_reasons,
     valid_until,
 )
-from slogate.snapshot import SLOStatus
-from slogate.windows import DAY
+from slogate.core.snapshot import SLOStatus
+from slogate.core.windows import DAY
 from tests.factories import make_slo
 
 NOW = 1_800_000_000.0

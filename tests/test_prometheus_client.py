@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from slogate.errors import BackendError
-from slogate.prometheus import PrometheusClient, single_value
+from slogate.evaluation.prometheus import PrometheusClient, single_value
 
 
 def vector(*values: str) -> dict[str, object]:

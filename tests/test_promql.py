@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from slogate.errors import PromQLSyntaxError, SlogateError
-from slogate.promql import (
+from slogate.sloth.promql import (
     FUNCTIONS,
     AggregateExpr,
     BinaryExpr,

@@ -11,13 +11,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slogate import promql
-from slogate.budget import clean_ratio
+from slogate.core.budget import clean_ratio
+from slogate.core.policy import Policy
+from slogate.core.snapshot import SLOStatus
+from slogate.core.views import status_view
 from slogate.errors import PromQLSyntaxError
-from slogate.policy import Policy
-from slogate.snapshot import SLOStatus
-from slogate.spec import check_text
-from slogate.views import status_view
+from slogate.sloth import promql
+from slogate.sloth.spec import check_text
 from tests.factories import make_slo
 
 scalars = st.one_of(

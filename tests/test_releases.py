@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from slogate.config import parse_config
-from slogate.overrides import FreezeKind
-from slogate.policy import GateRequest, ReasonCode, Verdict, decide
-from slogate.releases import ReleaseControl
-from slogate.snapshot import SLOStatus, Snapshot
-from slogate.sqlite_store import SQLiteStore
+from slogate.control.releases import ReleaseControl
+from slogate.core.overrides import FreezeKind
+from slogate.core.policy import GateRequest, ReasonCode, Verdict, decide
+from slogate.core.snapshot import SLOStatus, Snapshot
+from slogate.store.sqlite import SQLiteStore
 from tests.factories import make_slo
 
 NOW = 1_800_000_000.0

@@ -7,9 +7,9 @@ import gc
 import time
 import weakref
 
-from slogate.metrics import Telemetry
-from slogate.server import freeze_long_lived, watch_loop_lag
-from slogate.snapshot import Snapshot
+from slogate.core.snapshot import Snapshot
+from slogate.server.app import freeze_long_lived, watch_loop_lag
+from slogate.telemetry.metrics import Telemetry
 
 
 class Model:

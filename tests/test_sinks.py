@@ -8,10 +8,10 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from slogate.incidents import Incident, Severity
-from slogate.model import frozen_labels
-from slogate.paging import backoff
-from slogate.sinks import (
+from slogate.core.incidents import Incident, Severity
+from slogate.core.model import frozen_labels
+from slogate.notify.paging import backoff
+from slogate.notify.sinks import (
     Action,
     DeliveryError,
     Notification,

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from slogate.core.model import EventsSLI, RawSLI
+from slogate.core.windows import DAY
 from slogate.errors import SpecError
-from slogate.model import EventsSLI, RawSLI
-from slogate.spec import LoadOptions, check_text, go_string, load_text, split_documents
-from slogate.specfiles import load_specs, load_windows_catalog
-from slogate.windows import DAY
+from slogate.evaluation.specfiles import load_specs, load_windows_catalog
+from slogate.sloth.spec import LoadOptions, check_text, go_string, load_text, split_documents
 
 from .conftest import DEMO_SPECS, SLOTH, SLOTH_TESTDATA
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from slogate.overrides import Freeze
-from slogate.policy import Policy
-from slogate.snapshot import SLOStatus
-from slogate.status_page import render_index, render_slo
+from slogate.core.overrides import Freeze
+from slogate.core.policy import Policy
+from slogate.core.snapshot import SLOStatus
+from slogate.server.status_page import render_index, render_slo
 from tests.factories import make_slo
 
 NOW = 1_800_000_000.0

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from slogate.core.overrides import Exemption, Freeze, FreezeKind
 from slogate.errors import StoreError
-from slogate.overrides import Exemption, Freeze, FreezeKind
-from slogate.sqlite_store import MIGRATIONS, SQLiteStore
-from slogate.store import AdminAction, DecisionQuery, DecisionRecord
+from slogate.store.base import AdminAction, DecisionQuery, DecisionRecord
+from slogate.store.sqlite import MIGRATIONS, SQLiteStore
 
 ACTION = AdminAction(1.0, "alice", "freeze", "f1", {"why": "test"})
 

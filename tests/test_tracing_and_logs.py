@@ -9,10 +9,10 @@ from urllib.parse import parse_qs
 import httpx
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from slogate import tracing
-from slogate.evaluator import Evaluator, Mode
-from slogate.logs import JsonFormatter, register_secret
-from slogate.prometheus import PrometheusClient
+from slogate.evaluation.evaluator import Evaluator, Mode
+from slogate.evaluation.prometheus import PrometheusClient
+from slogate.telemetry import tracing
+from slogate.telemetry.logs import JsonFormatter, register_secret
 from tests.factories import make_slo
 
 SLO_ = make_slo(errors="sum(rate(e[{{.window}}]))", total="sum(rate(t[{{.window}}]))")

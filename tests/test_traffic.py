@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from slogate.traffic import BASE_ERRORS, BASE_TOTAL, Phase, Traffic, openmetrics, sample_times
+from slogate.cli.traffic import BASE_ERRORS, BASE_TOTAL, Phase, Traffic, openmetrics, sample_times
 
 BURN = Traffic("payments", 10.0, (Phase(-math.inf, 0.001), Phase(-5400, 0.02)))
 

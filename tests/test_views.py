@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from slogate.gate import Decision
-from slogate.policy import GateRequest, Policy, Reason, ReasonCode, Verdict
-from slogate.snapshot import SLOStatus
-from slogate.views import encode, encode_decision, rfc3339, status_view
+from slogate.core.gate import Decision
+from slogate.core.policy import GateRequest, Policy, Reason, ReasonCode, Verdict
+from slogate.core.snapshot import SLOStatus
+from slogate.core.views import encode, encode_decision, rfc3339, status_view
 from tests.factories import make_slo
 
 NOW = 1_800_000_000.0

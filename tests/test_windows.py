@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from slogate.core.windows import DAY, AlertWindowsCatalog, parse_alert_windows
 from slogate.errors import AlertWindowsError
-from slogate.windows import DAY, AlertWindowsCatalog, parse_alert_windows
 
 
 def factors(doc_path: Path) -> list[float]:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from slogate.demo import DEMO_TRAFFIC, write_history
-from slogate.localprom import LocalPrometheus
-from slogate.traffic import Phase, Traffic
+from slogate.cli.demo import DEMO_TRAFFIC, write_history
+from slogate.cli.localprom import LocalPrometheus
+from slogate.cli.traffic import Phase, Traffic
 
 # The demo's services, and test-only ones:
 # - flapper: 5% errors from 150 to 40 minutes before the anchor, healthy otherwise. Evaluated

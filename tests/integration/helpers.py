@@ -18,17 +18,17 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from slogate.auth import AdminTokens
+from slogate.cli.localprom import free_port
+from slogate.cli.traffic import Traffic
 from slogate.config import parse_config
-from slogate.engine import Engine, SpecSource
-from slogate.localprom import free_port
-from slogate.paging import Pager
-from slogate.releases import ReleaseControl
-from slogate.scheduler import start_scheduler
-from slogate.server import cancel, runtime
-from slogate.sinks import Sink
-from slogate.traffic import Traffic
-from slogate.web import Secrets
+from slogate.control.releases import ReleaseControl
+from slogate.evaluation.engine import Engine, SpecSource
+from slogate.evaluation.scheduler import start_scheduler
+from slogate.notify.paging import Pager
+from slogate.notify.sinks import Sink
+from slogate.server.app import cancel, runtime
+from slogate.server.auth import AdminTokens
+from slogate.server.web import Secrets
 
 from ..conftest import DEMO_SPECS
 from .conftest import HISTORY_TRAFFIC

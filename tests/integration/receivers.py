@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from slogate.localprom import free_port
+from slogate.cli.localprom import free_port
 
 PD_ROUTING_KEY = "R0UT1NGKEY0000000000000000000001"  # 32 characters, as PagerDuty requires
 OPSGENIE_KEY = "opsgenie-api-key-0001"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from slogate.localprom import free_port
+from slogate.cli.localprom import free_port
 
 from .conftest import History
 from .helpers import Running, eventually, running_slogate

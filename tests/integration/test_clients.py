@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
 
-from slogate.localprom import free_port
-from slogate.web import Secrets
+from slogate.cli.localprom import free_port
+from slogate.server.web import Secrets
 
 from ..conftest import ROOT
 from .conftest import History

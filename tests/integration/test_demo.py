@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from slogate.localprom import free_port
+from slogate.cli.localprom import free_port
 
 from ..conftest import DEMO_SPECS
 from .helpers import eventually

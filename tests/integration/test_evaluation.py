@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from slogate.durations import format_duration
-from slogate.evaluator import Evaluator, Mode
-from slogate.prometheus import PrometheusClient
-from slogate.snapshot import SLOStatus, Snapshot
-from slogate.specfiles import load_specs
+from slogate.core.durations import format_duration
+from slogate.core.snapshot import SLOStatus, Snapshot
+from slogate.evaluation.evaluator import Evaluator, Mode
+from slogate.evaluation.prometheus import PrometheusClient
+from slogate.evaluation.specfiles import load_specs
 
 from ..conftest import DEMO_SPECS
 from .conftest import History

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from slogate.localprom import LocalPrometheus
-from slogate.sinks import Notification
+from slogate.cli.localprom import LocalPrometheus
+from slogate.notify.sinks import Notification
 
 from .conftest import History
 from .helpers import Running, running_slogate

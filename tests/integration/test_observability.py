@@ -11,7 +11,7 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from slogate.localprom import free_port
+from slogate.cli.localprom import free_port
 
 from ..conftest import DEMO_SPECS
 from .conftest import History

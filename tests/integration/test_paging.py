@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from slogate.localprom import LocalAlertmanager, free_port
+from slogate.cli.localprom import LocalAlertmanager, free_port
 
 from ..conftest import DEMO_SPECS, ROOT
 from .conftest import History

@@ -13,15 +13,15 @@ import httpx
 import pytest
 import yaml
 
-from slogate.demo import write_history
-from slogate.evaluator import Evaluator, Mode
-from slogate.localprom import LocalPrometheus
-from slogate.model import SLO
-from slogate.prometheus import PrometheusClient, Sample
-from slogate.queries import recorded_ratios_query
-from slogate.rules import RuleGroup, sli_rules
-from slogate.rules_yaml import render_rule_file
-from slogate.specfiles import load_specs
+from slogate.cli.demo import write_history
+from slogate.cli.localprom import LocalPrometheus
+from slogate.core.model import SLO
+from slogate.evaluation.evaluator import Evaluator, Mode
+from slogate.evaluation.prometheus import PrometheusClient, Sample
+from slogate.evaluation.queries import recorded_ratios_query
+from slogate.evaluation.specfiles import load_specs
+from slogate.sloth.rules import RuleGroup, sli_rules
+from slogate.sloth.rules_yaml import render_rule_file
 
 from ..conftest import DEMO_SPECS
 from .helpers import eventually

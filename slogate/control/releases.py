@@ -1,0 +1,231 @@
+"""Release control: freezes, exemptions, automatic halts and the decisions audit.
+
+The gate reads freezes and exemptions from memory on every call; every change is written to
+the store first and becomes visible only once it is durable. Automatic halts follow the error
+budget with hysteresis: a service is halted when an SLO's budget is exhausted and released only
+when that budget has recovered above the policy's recovery threshold.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slogate.config import PolicyConfig
+from slogate.core.gate import Decision
+from slogate.core.ids import ulid
+from slogate.core.overrides import ALL_SERVICES, Exemption, Freeze, FreezeKind
+from slogate.core.snapshot import Snapshot
+from slogate.store.base import AdminAction, DecisionRecord, Store
+
+log = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "slogate"
+
+
+@dataclass(frozen=True, slots=True)
+class HaltChange:
+    freeze: Freeze
+    halted: bool
+
+
+class ReleaseControl:
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self._freezes: dict[str, Freeze] = {}
+        self._exemptions: dict[str, Exemption] = {}
+        self._by_service: dict[str, list[Freeze]] | None = None
+        """The freezes indexed by service (`*` for all), rebuilt after any change: the gate
+        reads it on every call, and there is a system freeze per SLO out of budget."""
+        self.version = 0
+        """Counts changes to the freezes and exemptions (what the gate's answer cache keys on)."""
+
+    def _changed(self) -> None:
+        self._by_service = None
+        self.version += 1
+
+    async def load(self) -> None:
+        """Read the active freezes and exemptions back after a start or a crash."""
+        self._freezes = {f.id: f for f in await self.store.active_freezes()}
+        self._exemptions = {e.id: e for e in await self.store.active_exemptions()}
+        self._changed()
+
+    # --- what the gate reads ----------------------------------------------------------------
+
+    def freezes(self, service: str = "") -> list[Freeze]:
+        """The active freezes; with `service`, only those covering it."""
+        now = self.clock()
+        if not service:
+            return [f for f in self._freezes.values() if f.active(now)]
+        index = self._index()
+        covering = index.get(service, []) + index.get(ALL_SERVICES, [])
+        return [f for f in covering if f.active(now)]
+
+    def _index(self) -> dict[str, list[Freeze]]:
+        if self._by_service is None:
+            self._by_service = {}
+            for freeze in self._freezes.values():
+                self._by_service.setdefault(freeze.service, []).append(freeze)
+        return self._by_service
+
+    def exemptions(self) -> list[Exemption]:
+        now = self.clock()
+        return [e for e in self._exemptions.values() if e.active(now)]
+
+    def halted(self) -> set[tuple[str, str]]:
+        """(service, SLO) pairs under an automatic halt."""
+        return {(f.service, f.slo) for f in self.freezes() if f.kind is FreezeKind.SYSTEM}
+
+    def freeze(self, freeze_id: str) -> Freeze | None:
+        return self._freezes.get(freeze_id)
+
+    def exemption(self, exemption_id: str) -> Exemption | None:
+        return self._exemptions.get(exemption_id)
+
+    # --- changes (durable first) ------------------------------------------------------------
+
+    def _action(self, actor: str, action: str, target: str, **detail: Any) -> AdminAction:
+        return AdminAction(self.clock(), actor, action, target, detail)
+
+    async def add_freeze(
+        self,
+        service: str,
+        reason: str,
+        actor: str,
+        *,
+        until: float | None = None,
+        kind: FreezeKind = FreezeKind.MANUAL,
+        slo: str = "",
+    ) -> Freeze:
+        now = self.clock()
+        freeze = Freeze(ulid(now), service, reason, now, actor, until, kind, slo)
+        await self.store.save_freeze(
+            freeze,
+            self._action(
+                actor,
+                "freeze",
+                freeze.id,
+                service=service,
+                slo=slo,
+                reason=reason,
+                until=until,
+                kind=kind.value,
+            ),
+        )
+        self._freezes[freeze.id] = freeze
+        self._changed()
+        log.info("freeze %s on %s by %s: %s", freeze.id, service, actor, reason)
+        return freeze
+
+    async def lift_freeze(self, freeze_id: str, actor: str, reason: str = "") -> Freeze | None:
+        freeze = self._freezes.get(freeze_id)
+        if freeze is None:
+            return None
+        if not await self.store.lift_freeze(
+            freeze_id, self._action(actor, "lift", freeze_id, reason=reason)
+        ):
+            return None
+        del self._freezes[freeze_id]
+        self._changed()
+        log.info("freeze %s on %s lifted by %s %s", freeze_id, freeze.service, actor, reason)
+        return freeze
+
+    async def add_exemption(
+        self,
+        service: str,
+        reason: str,
+        actor: str,
+        *,
+        until: float,
+        change_type: str = "",
+        deploy_id: str = "",
+    ) -> Exemption:
+        now = self.clock()
+        exemption = Exemption(ulid(now), service, reason, now, actor, until, change_type, deploy_id)
+        await self.store.save_exemption(
+            exemption,
+            self._action(
+                actor,
+                "exempt",
+                exemption.id,
+                service=service,
+                reason=reason,
+                until=until,
+                change_type=change_type,
+                deploy_id=deploy_id,
+            ),
+        )
+        self._exemptions[exemption.id] = exemption
+        self._changed()
+        return exemption
+
+    async def revoke_exemption(self, exemption_id: str, actor: str) -> Exemption | None:
+        exemption = self._exemptions.get(exemption_id)
+        if exemption is None:
+            return None
+        if not await self.store.revoke_exemption(
+            exemption_id, self._action(actor, "revoke", exemption_id)
+        ):
+            return None
+        del self._exemptions[exemption_id]
+        self._changed()
+        return exemption
+
+    async def record(self, decision: Decision, encoded: str, source: str) -> None:
+        """Audit one decision, `encoded` being its answer's JSON; durable on return."""
+        record = DecisionRecord(
+            decision.id,
+            decision.decided_at,
+            decision.request.service,
+            decision.verdict.value,
+            source,
+            encoded,
+        )
+        await self.store.record_decision(record)
+
+    # --- automatic halts --------------------------------------------------------------------
+
+    def _system_freeze(self, service: str, slo: str) -> Freeze | None:
+        for freeze in self._index().get(service, ()):
+            if freeze.kind is FreezeKind.SYSTEM and freeze.slo == slo:
+                return freeze
+        return None
+
+    async def apply_halts(self, snapshot: Snapshot, policy: PolicyConfig) -> list[HaltChange]:
+        """Halt services whose budget is exhausted; release those recovered past the threshold."""
+        changes: list[HaltChange] = []
+        known = set()
+        for status in snapshot.statuses.values():
+            slo = status.slo
+            known.add((slo.service, slo.name))
+            remaining = status.error_budget_remaining
+            if remaining is None or status.error is not None:
+                continue  # no fresh figures: change nothing
+            halt = self._system_freeze(slo.service, slo.name)
+            threshold = policy.for_slo(slo.service, slo.name).recovery_threshold
+            if halt is None and remaining <= 0:
+                reason = (
+                    f"error budget of {slo.name} exhausted ({remaining * 100:.1f}% left);"
+                    f" lifted automatically once above {threshold * 100:g}%"
+                )
+                freeze = await self.add_freeze(
+                    slo.service, reason, SYSTEM_ACTOR, kind=FreezeKind.SYSTEM, slo=slo.name
+                )
+                changes.append(HaltChange(freeze, True))
+            elif halt is not None and remaining > threshold:
+                reason = f"budget recovered to {remaining * 100:.1f}%"
+                if await self.lift_freeze(halt.id, SYSTEM_ACTOR, reason):
+                    changes.append(HaltChange(halt, False))
+        orphans = [
+            f
+            for f in self._freezes.values()
+            if f.kind is FreezeKind.SYSTEM and (f.service, f.slo) not in known
+        ]
+        for freeze in orphans:
+            if await self.lift_freeze(freeze.id, SYSTEM_ACTOR, "SLO no longer defined"):
+                changes.append(HaltChange(freeze, False))
+        return changes

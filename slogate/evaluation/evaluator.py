@@ -1,0 +1,300 @@
+"""One evaluation cycle: every SLO, every window, at one pinned timestamp → a new Snapshot.
+
+Two ways to get an SLO's error ratios, chosen per SLO in `auto` mode:
+- rules: where Sloth's recording rules (`slo:sli_error:ratio_rate<window>`) are loaded, one
+  query per window reads every SLO at once, so a cycle costs O(windows) queries;
+- direct: one query for all the windows of a batch of SLOs (up to `batch_size`), a bounded
+  number of batches at a time over the backend's keep-alive pool. A cycle of 1,000 SLOs is 100
+  round trips, not 1,000: the gate answers on the same event loop that sends and decodes them.
+
+An SLO whose queries fail keeps its previous figures, marked with the error, so their age keeps
+growing until the gate's staleness limit applies the fail mode. When the backend rejects a
+batch's query (rather than being unreachable), its SLOs are queried one by one, so that one
+SLO's failing expression fails only that SLO.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+from slogate.core.budget import clean_ratio
+from slogate.core.durations import format_duration
+from slogate.core.model import SLO, EventsSLI
+from slogate.core.snapshot import SLOStatus, Snapshot
+from slogate.errors import BackendError, QueryError
+from slogate.evaluation.prometheus import QueryBackend, Sample, single_value
+from slogate.evaluation.queries import (
+    SLO_LABEL,
+    WINDOW_LABEL,
+    batch_query,
+    recorded_ratios_query,
+    traffic_query,
+)
+from slogate.telemetry.tracing import set_attributes, span
+
+YIELD_EVERY = 100
+"""SLOs built from recording rules between two chances for the gate to answer (~1 ms)."""
+
+Recorded = Mapping[float, Mapping[str, float | None]]
+"""Per window, each SLO's (by Sloth id) recorded error ratio."""
+
+Direct = tuple[list[SLOStatus], int, int]
+"""New statuses, and how many queries were sent and how many of them failed."""
+
+Batch = tuple[tuple[SLO, ...], str]
+"""SLOs queried together, and their query."""
+
+
+class Mode(StrEnum):
+    AUTO = "auto"
+    RULES = "rules"
+    DIRECT = "direct"
+
+
+class Evaluator:
+    def __init__(
+        self,
+        backend: QueryBackend,
+        *,
+        clock: Callable[[], float] = time.time,
+        mode: Mode = Mode.AUTO,
+        concurrency: int = 16,
+        batch_size: int = 10,
+    ) -> None:
+        self.backend = backend
+        self.clock = clock
+        self.mode = mode
+        self.concurrency = concurrency
+        """SLOs in flight at once: enough to fill the backend's pool, few enough that a cycle of
+        thousands never floods the event loop the gate answers on."""
+        self.batch_size = batch_size
+        """SLOs in one direct query at most."""
+        self._plan: tuple[int, tuple[SLO, ...], list[Batch]] = (0, (), [])
+        """The last cycle's batches and their query texts, for the batch size and the very
+        SLO objects they were built for (a reload makes new ones)."""
+
+    async def _query(self, expr: str, at: float, **attributes: Any) -> list[Sample]:
+        """One backend query, traced (query, window, outcome) when tracing is on."""
+        with span("slogate.backend.query", **{"db.query.text": expr}, **attributes) as current:
+            samples = await self.backend.query(expr, at)
+            set_attributes(current, **{"slogate.samples": len(samples)})
+            return samples
+
+    async def _with_traffic(
+        self, slo: SLO, ratios: dict[float, float | None], empty: list[float], at: float
+    ) -> dict[float, float | None]:
+        """`ratios` completed by a traffic query for each window in `empty`."""
+        totals = await asyncio.gather(*(self._traffic(slo, w, at) for w in empty))
+        ratios.update(zip(empty, totals, strict=True))
+        return {w: ratios[w] for w in slo.windows.windows}
+
+    async def _traffic(self, slo: SLO, window: float, at: float) -> float | None:
+        """An empty error ratio: 0 when there was traffic (no error series), else no data."""
+        assert isinstance(slo.sli, EventsSLI)
+        where = {"slogate.slo": slo.id, "slogate.window": format_duration(window)}
+        total = single_value(await self._query(traffic_query(slo.sli, window), at, **where))
+        return 0.0 if total is not None and total > 0 else None
+
+    async def _recorded(self, windows: Sequence[float], at: float) -> tuple[Recorded, int]:
+        """Recording-rule ratios of every window that answered, and how many queries failed."""
+
+        async def one(window: float) -> dict[str, float | None]:
+            by_id: dict[str, float | None] = {}
+            expr = recorded_ratios_query(window)
+            for labels, raw in await self._query(
+                expr, at, **{"slogate.window": format_duration(window)}
+            ):
+                slo_id = labels.get("sloth_id", "")
+                value, known = clean_ratio(raw), by_id.get(slo_id)
+                if known is None or (value is not None and value > known):
+                    by_id[slo_id] = value  # several series: the worst
+            return by_id
+
+        results = await asyncio.gather(*(one(w) for w in windows), return_exceptions=True)
+        recorded: dict[float, Mapping[str, float | None]] = {}
+        failed = 0
+        for window, result in zip(windows, results, strict=True):
+            if isinstance(result, BackendError):
+                failed += 1
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                recorded[window] = result
+        return recorded, failed
+
+    def _batches(self, slos: Sequence[SLO]) -> list[Batch]:
+        """`slos` in batches of at most `batch_size`, smaller when that keeps every worker
+        busy (30 SLOs go as 15 queries of 2, not 3 of 10); built again only when the SLOs or
+        the size change."""
+        size = max(1, min(self.batch_size, math.ceil(len(slos) / self.concurrency)))
+        built_size, built_for, batches = self._plan
+        same = len(built_for) == len(slos) and all(
+            a is b for a, b in zip(built_for, slos, strict=True)
+        )
+        if size != built_size or not same:
+            groups = [tuple(slos[n : n + size]) for n in range(0, len(slos), size)]
+            batches = [(group, batch_query(group)) for group in groups]
+            self._plan = (size, tuple(slos), batches)
+        return batches
+
+    async def _direct(self, batch: Batch, known: Mapping[str, SLOStatus], at: float) -> Direct:
+        """New statuses of the batch's SLOs from its one query."""
+        slos, query = batch
+        if len(slos) == 1:
+            attributes: dict[str, Any] = {"slogate.slo": slos[0].id}
+        else:
+            attributes = {"slogate.slos": [slo.id for slo in slos]}
+        try:
+            samples = await self._query(query, at, **attributes)
+        except BackendError as exc:
+            if isinstance(exc, QueryError) and len(slos) > 1:  # maybe one SLO's doing
+                alone = [await self._direct(((s,), batch_query((s,))), known, at) for s in slos]
+                return _combine([([], 1, 1), *alone])
+            return [_failed(slo, known.get(slo.id), str(exc), at) for slo in slos], 1, 1
+        by_slo: list[dict[str, list[Sample]]] = [{} for _ in slos]
+        for sample in samples:
+            index = sample.labels.get(SLO_LABEL, "0") if len(slos) > 1 else "0"
+            if index.isdigit() and int(index) < len(slos):
+                window = sample.labels.get(WINDOW_LABEL, "")
+                by_slo[int(index)].setdefault(window, []).append(sample)
+        statuses, sent, failed = [], 1, 0
+        incomplete: list[tuple[SLO, dict[float, float | None], list[float]]] = []
+        for slo, by_window in zip(slos, by_slo, strict=True):
+            ratios, empty = _answered_ratios(slo, by_window)
+            if empty:
+                incomplete.append((slo, ratios, empty))
+            else:
+                statuses.append(SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at))
+        if not incomplete:
+            return statuses, sent, failed
+        completed = await asyncio.gather(
+            *(self._with_traffic(slo, ratios, empty, at) for slo, ratios, empty in incomplete),
+            return_exceptions=True,
+        )
+        for (slo, _, empty), outcome in zip(incomplete, completed, strict=True):
+            if isinstance(outcome, BackendError):  # a traffic query failed
+                statuses.append(_failed(slo, known.get(slo.id), str(outcome), at))
+                sent, failed = sent + 1, failed + 1
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                statuses.append(SLOStatus(slo, outcome, evaluated_at=at, attempted_at=at))
+                sent += len(empty)
+        return statuses, sent, failed
+
+    async def _all_direct(
+        self, slos: Sequence[SLO], known: Mapping[str, SLOStatus], at: float
+    ) -> Direct:
+        """`_direct` for every batch, `concurrency` at a time (workers, not a task per batch)."""
+        batches = self._batches(slos)
+        results: list[Direct] = []
+        queue = iter(batches)
+
+        async def worker() -> None:
+            for batch in queue:
+                results.append(await self._direct(batch, known, at))
+
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(batches)))))
+        return _combine(results)
+
+    @staticmethod
+    def _from_rules(slo: SLO, recorded: Recorded, at: float) -> SLOStatus | None:
+        """The SLO's status from recording rules, if every one of its windows is recorded."""
+        ratios: dict[float, float | None] = {}
+        for window in slo.windows.windows:
+            by_id = recorded.get(window)
+            if by_id is None or slo.id not in by_id:
+                return None
+            ratios[window] = by_id[slo.id]
+        return SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at)
+
+    async def evaluate(
+        self, slos: Sequence[SLO], previous: Snapshot | None = None, at: float | None = None
+    ) -> Snapshot:
+        """Evaluate every SLO at `at` (default: now, to the millisecond)."""
+        at = round(self.clock(), 3) if at is None else at
+        with span(
+            "slogate.evaluation", **{"slogate.slos": len(slos), "slogate.mode": self.mode.value}
+        ) as current:
+            snapshot = await self._evaluate(slos, previous, at)
+            set_attributes(
+                current,
+                **{
+                    "slogate.queries": snapshot.queries,
+                    "slogate.failed_queries": snapshot.failed_queries,
+                    "slogate.from_rules": snapshot.from_rules,
+                },
+            )
+            return snapshot
+
+    async def _evaluate(
+        self, slos: Sequence[SLO], previous: Snapshot | None, at: float
+    ) -> Snapshot:
+        started = time.perf_counter()
+        known = previous.statuses if previous is not None else {}
+        statuses: dict[str, SLOStatus] = {}
+        queries = failed = 0
+        if self.mode is not Mode.DIRECT:
+            windows = sorted({w for slo in slos for w in slo.windows.windows})
+            recorded, failed = await self._recorded(windows, at)
+            queries += len(windows)
+            for n, slo in enumerate(slos, 1):
+                if (status := self._from_rules(slo, recorded, at)) is not None:
+                    statuses[slo.id] = status
+                if n % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let gate requests in between
+        from_rules = len(statuses)
+        direct = [s for s in slos if s.id not in statuses]
+        if self.mode is Mode.RULES:
+            message = "no recording rules (slo:sli_error:ratio_rate<window>) for this SLO"
+            for slo in direct:
+                statuses[slo.id] = _failed(slo, known.get(slo.id), message, at)
+            direct = []
+        direct_statuses, sent, failures = await self._all_direct(direct, known, at)
+        for status in direct_statuses:
+            statuses[status.slo.id] = status
+        queries += sent
+        failed += failures
+        return Snapshot(
+            {slo.id: statuses[slo.id] for slo in slos},
+            taken_at=at,
+            cycle=(previous.cycle + 1) if previous is not None else 1,
+            duration=time.perf_counter() - started,
+            queries=queries,
+            failed_queries=failed,
+            from_rules=from_rules,
+        )
+
+
+def _answered_ratios(
+    slo: SLO, by_window: Mapping[str, list[Sample]]
+) -> tuple[dict[float, float | None], list[float]]:
+    """Each window's error ratio from the SLO's answered series, and the windows of an events
+    SLI that came back empty (no error series: a traffic query tells 0 from no data)."""
+    ratios: dict[float, float | None] = {}
+    empty: list[float] = []
+    events = isinstance(slo.sli, EventsSLI)
+    for window in slo.windows.windows:
+        samples = by_window.get(format_duration(window))
+        if samples or not events:
+            ratios[window] = clean_ratio(single_value(samples or []))
+        else:
+            empty.append(window)
+    return ratios, empty
+
+
+def _combine(results: Sequence[Direct]) -> Direct:
+    """Several `Direct` results as one: all the statuses, the queries sent and failed added."""
+    statuses = [status for result in results for status in result[0]]
+    return statuses, sum(r[1] for r in results), sum(r[2] for r in results)
+
+
+def _failed(slo: SLO, previous: SLOStatus | None, error: str, at: float) -> SLOStatus:
+    """`slo`'s previous figures (if they are of the same SLO), marked with `error` at `at`."""
+    base = previous if previous is not None and previous.slo == slo else SLOStatus(slo)
+    return base.failed(error, at)

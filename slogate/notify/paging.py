@@ -1,0 +1,251 @@
+"""Paging: open and resolve incidents as SLOs burn and recover, and deliver every notification
+at least once.
+
+After each cycle the pager compares the incidents that should be open (`incidents`) with those
+that are, and writes the transitions and their notifications to the store in one transaction
+before anything is sent. A sender loop then delivers the outbox: per (sink, incident) in order,
+retried with exponential backoff and jitter until the sink acknowledges (2xx) or the
+notification expires. Incidents live in the store too, so a restart neither pages again for an
+open incident nor forgets to resolve one. Alertmanager also gets every firing alert again each
+cycle, as Prometheus re-sends, so alerts do not expire while the condition holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+
+import httpx
+
+from slogate.config import NotificationsConfig
+from slogate.core.incidents import (
+    Incident,
+    IncidentKey,
+    Severity,
+    desired_incidents,
+    incident_from_json,
+    incident_to_json,
+)
+from slogate.core.snapshot import Snapshot
+from slogate.notify.sinks import Action, DeliveryError, Notification, Sink
+from slogate.store.base import IncidentChange, OpenIncident, OutboxEntry, Store
+
+log = logging.getLogger(__name__)
+
+Outcome = Callable[[str, str], None]
+MAX_IN_FLIGHT = 8
+
+
+def backoff(
+    attempts: int, initial: float, maximum: float, rand: Callable[[], float] = random.random
+) -> float:
+    """Delay before retry number `attempts` (1-based): doubling from `initial`, capped at
+    `maximum`, with jitter between half and all of it."""
+    base = min(maximum, initial * 2.0 ** (attempts - 1))
+    return float(base * (0.5 + rand() / 2))
+
+
+class Pager:
+    def __init__(
+        self,
+        config: NotificationsConfig,
+        sinks: Mapping[str, Sink],
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_outcome: Outcome | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.config = config
+        self.sinks = dict(sinks)
+        self.store = store
+        self.clock = clock
+        self.on_outcome = on_outcome or (lambda sink, outcome: None)
+        self.open: dict[IncidentKey, OpenIncident] = {}
+        self.pending: list[OutboxEntry] = []
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0))
+
+    async def load(self) -> None:
+        for item in await self.store.open_incidents():
+            incident = incident_from_json(item.doc)
+            self.open[incident.key] = item
+        self.pending = await self.store.pending_notifications()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def depth(self) -> dict[str, int]:
+        counts = {name: 0 for name in self.sinks}
+        for entry in self.pending:
+            counts[entry.sink] = counts.get(entry.sink, 0) + 1
+        return counts
+
+    # --- transitions ------------------------------------------------------------------------
+
+    def _entries(
+        self, incident: Incident, action: Action, opened_at: float, at: float
+    ) -> list[OutboxEntry]:
+        names = self.config.sinks_for(incident.service, incident.slo, incident.severity.value)
+        doc = incident_to_json(incident)
+        return [
+            OutboxEntry(
+                name, action.value, incident.dedup_key, doc, opened_at, at, at + self.config.ttl, at
+            )
+            for name in names
+        ]
+
+    async def after_cycle(self, snapshot: Snapshot, halted: set[tuple[str, str]]) -> None:
+        """Open what started burning, resolve what recovered, refresh what still fires."""
+        now = self.clock()
+        wanted = desired_incidents(
+            snapshot.statuses.values(), halted, set(self.open), self.config.base_url
+        )
+        opened, resolved, entries = [], [], []
+        for key, incident in wanted.items():
+            if incident is not None and key not in self.open:
+                opened.append(OpenIncident(incident_to_json(incident), now))
+                entries += self._entries(incident, Action.TRIGGER, now, now)
+        for key, item in self.open.items():
+            if key not in wanted:
+                resolved.append((key[0], key[1].value))
+                entries += self._entries(
+                    incident_from_json(item.doc), Action.RESOLVE, item.opened_at, now
+                )
+        if opened or resolved:
+            change = IncidentChange(tuple(opened), tuple(resolved), tuple(entries))
+            queued = await self.store.change_incidents(change)  # durable before any send
+            for item in opened:
+                self.open[incident_from_json(item.doc).key] = item
+            for slo_id, severity in resolved:
+                del self.open[(slo_id, Severity(severity))]
+            self.pending += queued
+            for entry in queued:
+                log.info("%s %s to %s", entry.action, entry.dedup_key, entry.sink)
+            self._wake.set()
+        await self._refresh(now)
+
+    async def _refresh(self, now: float) -> None:
+        """Re-send firing alerts to sinks that expire them (Alertmanager)."""
+        if not any(sink.refreshes for sink in self.sinks.values()):
+            return
+        sends = []
+        for item in self.open.values():
+            incident = incident_from_json(item.doc)
+            for name in self.config.sinks_for(
+                incident.service, incident.slo, incident.severity.value
+            ):
+                sink = self.sinks.get(name)
+                if (
+                    sink is not None
+                    and sink.refreshes
+                    and not self._queued(name, incident.dedup_key)
+                ):
+                    note = Notification(0, name, Action.REFRESH, incident, item.opened_at, now)
+                    sends.append(self._send_refresh(sink, note))
+        await asyncio.gather(*sends)
+
+    def _queued(self, sink: str, dedup_key: str) -> bool:
+        return any(e.sink == sink and e.dedup_key == dedup_key for e in self.pending)
+
+    async def _send_refresh(self, sink: Sink, note: Notification) -> None:
+        async with self._slots:
+            try:
+                await sink.deliver(note, self.http)
+                self.on_outcome(sink.name, "refreshed")
+            except DeliveryError as exc:
+                log.warning(
+                    "refresh of %s to %s failed: %s", note.incident.dedup_key, sink.name, exc
+                )
+                self.on_outcome(sink.name, "refresh_failed")
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    def _due(self, now: float) -> list[OutboxEntry]:
+        """The oldest pending entry of each (sink, incident), if it is due: order is kept."""
+        heads: dict[tuple[str, str], OutboxEntry] = {}
+        for entry in self.pending:
+            heads.setdefault((entry.sink, entry.dedup_key), entry)
+        return [e for e in heads.values() if e.next_attempt_at <= now]
+
+    async def deliver_due(self) -> int:
+        """One pass over the outbox; returns how many entries were attempted."""
+        due = self._due(self.clock())
+        await asyncio.gather(*(self._attempt(entry) for entry in due))
+        return len(due)
+
+    async def _finish(self, entry: OutboxEntry, state: str, error: str | None) -> None:
+        await self.store.finish_notification(entry.id, state, self.clock(), error)
+        self.pending = [e for e in self.pending if e.id != entry.id]
+        self.on_outcome(entry.sink, state)
+
+    async def _attempt(self, entry: OutboxEntry) -> None:
+        sink = self.sinks.get(entry.sink)
+        if sink is None:
+            await self._finish(entry, "failed", f"no sink named {entry.sink!r} is configured")
+            return
+        note = Notification(
+            entry.id,
+            entry.sink,
+            Action(entry.action),
+            incident_from_json(entry.incident),
+            entry.opened_at,
+            entry.at,
+        )
+        async with self._slots:
+            try:
+                await sink.deliver(note, self.http)
+            except DeliveryError as exc:
+                await self._failed(entry, exc)
+                return
+        await self._finish(entry, "delivered", None)
+
+    async def _failed(self, entry: OutboxEntry, exc: DeliveryError) -> None:
+        now = self.clock()
+        attempts = entry.attempts + 1
+        message = f"attempt {attempts}: {exc}"
+        if not exc.retryable:
+            log.error(
+                "%s of %s to %s failed for good: %s", entry.action, entry.dedup_key, entry.sink, exc
+            )
+            await self._finish(entry, "failed", message)
+            return
+        delay = backoff(attempts, self.config.retry_initial, self.config.retry_max)
+        next_at = now + max(delay, exc.retry_after or 0.0)
+        if next_at > entry.expires_at:
+            log.error("%s of %s to %s expired: %s", entry.action, entry.dedup_key, entry.sink, exc)
+            await self._finish(entry, "expired", message)
+            return
+        await self.store.retry_notification(entry.id, attempts, next_at, message)
+        updated = replace(entry, attempts=attempts, next_attempt_at=next_at, last_error=message)
+        self.pending = [updated if e.id == entry.id else e for e in self.pending]
+        self.on_outcome(entry.sink, "retried")
+        log.warning(
+            "%s of %s to %s failed, retry in %.1fs: %s",
+            entry.action,
+            entry.dedup_key,
+            entry.sink,
+            next_at - now,
+            exc,
+        )
+
+    async def run(self) -> None:
+        """Deliver the outbox until cancelled; wakes on new entries or the next retry time."""
+        while True:
+            try:
+                await self.deliver_due()
+            except Exception:  # the store may be failing: keep the loop, retry later
+                log.exception("notification delivery pass failed")
+            self._wake.clear()
+            now = self.clock()
+            next_times = [e.next_attempt_at for e in self.pending]
+            wait = min([1.0, *(max(0.0, t - now) for t in next_times)])
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(wait, 0.05)):
+                    await self._wake.wait()

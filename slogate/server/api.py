@@ -1,0 +1,259 @@
+"""The HTTP API (DESIGN §4): health, metrics, SLO status, the gate and its audit trail.
+
+Handlers stay thin: check the request, call the pure core on the in-memory snapshot, render
+JSON. Nothing a request sends reaches PromQL. Admin endpoints live in `admin_api`, the Flagger
+and GitHub integrations in `webhooks`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from slogate.control.releases import ReleaseControl
+from slogate.core.answers import AnswerCache
+from slogate.core.gate import UnknownServiceError
+from slogate.core.policy import GateRequest
+from slogate.core.views import rfc3339, status_view
+from slogate.evaluation.engine import Engine, ReloadResult
+from slogate.notify.paging import Pager
+from slogate.server import admin_api, webhooks
+from slogate.server.auth import AdminTokens
+from slogate.server.openapi import openapi_document
+from slogate.server.status_page import render_index, render_slo
+from slogate.server.web import (
+    ANSWERS,
+    CONTROL,
+    ENGINE,
+    NAME,
+    SECRETS,
+    TELEMETRY,
+    TOKENS,
+    BadRequestError,
+    Secrets,
+    check_field,
+    errors_middleware,
+    gate_decision,
+    json_object,
+    json_response,
+    parse_time,
+)
+from slogate.store.base import DecisionQuery
+from slogate.telemetry.metrics import Telemetry
+
+GATE_FIELDS = ("service", "slo", "deploy_id", "step", "change_type")
+MAX_PAGE = 500
+
+
+async def gate_fields(request: web.Request) -> dict[str, str]:
+    """The gate's inputs from the query string and, for POST, a JSON object body."""
+    fields: dict[str, Any] = {}
+    for key in request.query:
+        if len(request.query.getall(key)) > 1:
+            raise BadRequestError(key, f"{key} is given more than once")
+        fields[key] = request.query[key]
+    if request.method == "POST":
+        for key, value in (await json_object(request)).items():
+            if key in fields and fields[key] != value:
+                raise BadRequestError(key, f"{key} differs between query string and body")
+            fields[key] = value
+    for key in fields:
+        if key not in GATE_FIELDS:
+            raise BadRequestError(key, f"unknown field {key!r} (known: {', '.join(GATE_FIELDS)})")
+    if not fields.get("service"):
+        raise BadRequestError("service", "service is required")
+    return {
+        k: check_field(k, v, NAME) if k in ("service", "slo") else check_field(k, v)
+        for k, v in fields.items()
+        if v not in (None, "")
+    }
+
+
+async def gate(request: web.Request) -> web.Response:
+    fields = await gate_fields(request)
+    answer = await gate_decision(request.app, GateRequest(**fields), "api")
+    return answer.response()
+
+
+async def decisions(request: web.Request) -> web.Response:
+    """The audit trail, newest first: `service`, `since`, `until`, `limit`, `before` (cursor)."""
+    query = request.query
+    for key in query:
+        if key not in ("service", "since", "until", "limit", "before"):
+            raise BadRequestError(key, f"unknown parameter {key!r}")
+    limit_text = query.get("limit", "50")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
+        raise BadRequestError("limit", f"limit must be an integer from 1 to {MAX_PAGE}")
+    given = dict(query)
+    found = await request.app[CONTROL].store.decisions(
+        DecisionQuery(
+            service=check_field("service", given["service"], NAME) if "service" in given else "",
+            since=parse_time("since", given["since"]) if "since" in given else None,
+            until=parse_time("until", given["until"]) if "until" in given else None,
+            before=check_field("before", given["before"]) if "before" in given else "",
+            limit=int(limit_text),
+        )
+    )
+    page = [{**r.body, "source": r.source} for r in found]
+    following = found[-1].id if len(found) == int(limit_text) else None
+    return json_response({"decisions": page, "next_before": following})
+
+
+PAGER = web.AppKey("pager", Pager)
+NOTIFICATION_STATES = ("pending", "delivered", "failed", "expired")
+
+
+async def incidents(request: web.Request) -> web.Response:
+    """Open incidents (one per SLO and severity) and when they opened."""
+    pager = request.app[PAGER]
+    body = [
+        {**item.doc, "opened_at": rfc3339(item.opened_at)}
+        for _, item in sorted(pager.open.items(), key=lambda kv: kv[1].opened_at)
+    ]
+    return json_response({"incidents": body})
+
+
+async def notifications(request: web.Request) -> web.Response:
+    """The outbox by state: what is waiting, delivered, or given up on (and why)."""
+    state = request.query.get("state", "pending")
+    if state not in NOTIFICATION_STATES:
+        raise BadRequestError("state", f"state must be one of {', '.join(NOTIFICATION_STATES)}")
+    entries = await request.app[PAGER].store.notifications(state)
+    body = [
+        {
+            "id": e.id,
+            "sink": e.sink,
+            "action": e.action,
+            "dedup_key": e.dedup_key,
+            "summary": e.incident.get("summary"),
+            "at": rfc3339(e.at),
+            "attempts": e.attempts,
+            "next_attempt_at": rfc3339(e.next_attempt_at) if e.state == "pending" else None,
+            "last_error": e.last_error,
+            "state": e.state,
+            "finished_at": rfc3339(e.finished_at),
+        }
+        for e in entries
+    ]
+    return json_response({"notifications": body})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "alive"})
+
+
+def _reload_view(result: ReloadResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {
+        "ok": result.ok,
+        "at": rfc3339(result.at),
+        "message": result.message,
+        "errors": list(result.errors),
+    }
+
+
+async def readyz(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    ready, reason = engine.readiness()
+    body: dict[str, Any] = {
+        "status": "ready" if ready else "not_ready",
+        "reason": reason,
+        "slos": len(engine.slos),
+        "specs": _reload_view(engine.last_spec_reload),
+        "config": _reload_view(engine.last_config_reload),
+    }
+    return json_response(body, 200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    response = web.Response(body=generate_latest(request.app[TELEMETRY].registry))
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+async def list_slos(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    now, policy = engine.clock(), engine.config.policy
+    statuses = sorted(engine.snapshot.statuses.values(), key=lambda s: s.slo.key)
+    views = [status_view(s, policy.for_slo(s.slo.service, s.slo.name), now) for s in statuses]
+    return json_response({"slos": views})
+
+
+async def get_slo(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    service, name = request.match_info["service"], request.match_info["slo"]
+    status = engine.snapshot.find(service, name)
+    if status is None:
+        raise UnknownServiceError(f"no SLO {name!r} of service {service!r}")
+    policy = engine.config.policy.for_slo(service, name)
+    return json_response(status_view(status, policy, engine.clock()))
+
+
+def _html(text: str) -> web.Response:
+    response = web.Response(text=text, content_type="text/html")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+async def status_index(request: web.Request) -> web.Response:
+    engine, control = request.app[ENGINE], request.app[CONTROL]
+    statuses = list(engine.snapshot.statuses.values())
+    return _html(
+        render_index(statuses, engine.config.policy.for_slo, control.freezes(), engine.clock())
+    )
+
+
+async def status_slo(request: web.Request) -> web.Response:
+    engine, control = request.app[ENGINE], request.app[CONTROL]
+    service, name = request.match_info["service"], request.match_info["slo"]
+    status = engine.snapshot.find(service, name)
+    if status is None:
+        raise UnknownServiceError(f"no SLO {name!r} of service {service!r}")
+    policy = engine.config.policy.for_slo(service, name)
+    return _html(render_slo(status, policy, control.freezes(), engine.clock()))
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(openapi_document())
+
+
+def create_app(
+    engine: Engine,
+    telemetry: Telemetry,
+    control: ReleaseControl,
+    *,
+    tokens: AdminTokens | None = None,
+    secrets: Secrets | None = None,
+    pager: Pager | None = None,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[errors_middleware],
+        client_max_size=engine.config.server.max_body_bytes,
+    )
+    app[ENGINE] = engine
+    app[TELEMETRY] = telemetry
+    app[CONTROL] = control
+    app[TOKENS] = tokens or AdminTokens({})
+    app[SECRETS] = secrets or Secrets()
+    app[ANSWERS] = AnswerCache()
+    if pager is not None:
+        app[PAGER] = pager
+        app.router.add_get("/v1/incidents", incidents)
+        app.router.add_get("/v1/notifications", notifications)
+    app.router.add_get("/", status_index)
+    app.router.add_get("/slos/{service}/{slo}", status_slo)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/v1/slos", list_slos)
+    app.router.add_get("/v1/slos/{service}/{slo}", get_slo)
+    app.router.add_get("/v1/gate", gate)
+    app.router.add_post("/v1/gate", gate)
+    app.router.add_get("/v1/decisions", decisions)
+    admin_api.register(app)
+    webhooks.register(app)
+    return app

@@ -1,0 +1,216 @@
+"""What every HTTP handler shares: the app's typed state, JSON answers and errors, request
+checks, and the one way a gate decision is made and audited."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from slogate.control.releases import ReleaseControl
+from slogate.core.answers import AnswerCache
+from slogate.core.gate import Decision, UnknownServiceError
+from slogate.core.policy import GateRequest
+from slogate.core.views import encode
+from slogate.errors import StoreError
+from slogate.evaluation.engine import Engine
+from slogate.server.auth import AdminTokens
+from slogate.telemetry.metrics import Telemetry
+from slogate.telemetry.tracing import set_attributes, span
+
+log = logging.getLogger(__name__)
+
+NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,126}[A-Za-z0-9])?$")
+TOKEN = re.compile(r"^[\x21-\x7e]{1,256}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """Secrets of the integrations, read from env or files at start; never logged."""
+
+    github_webhook_secret: str = ""
+    github_token: str = ""
+    github_private_key: str = ""
+    """The GitHub App's private key (PEM)."""
+
+    def __repr__(self) -> str:
+        return "Secrets(***)"
+
+
+ENGINE = web.AppKey("engine", Engine)
+TELEMETRY = web.AppKey("telemetry", Telemetry)
+CONTROL = web.AppKey("control", ReleaseControl)
+TOKENS = web.AppKey("tokens", AdminTokens)
+SECRETS = web.AppKey("secrets", Secrets)
+ANSWERS = web.AppKey("answers", AnswerCache)
+
+
+class UnauthorizedError(Exception):
+    """No (401) or a refused (403) admin token."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = "unauthorized" if status == 401 else "forbidden"
+
+
+class BadRequestError(Exception):
+    """A request that slogate will not act on; answered 400 naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def json_response(body: Any, status: int = 200, *, encoded: str | None = None) -> web.Response:
+    text = encode(body) if encoded is None else encoded
+    return web.Response(text=text, status=status, content_type="application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class GateAnswer:
+    decision: Decision
+    encoded: str
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The answer as sent (parsed back: only the webhooks, not the hot path, need it)."""
+        body: dict[str, Any] = json.loads(self.encoded)
+        return body
+
+    def response(self, status: int = 200) -> web.Response:
+        return web.Response(text=self.encoded, status=status, content_type="application/json")
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return json_response({"error": error}, status)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except BadRequestError as exc:
+        return error_response(400, "bad_request", exc.message, exc.field)
+    except UnauthorizedError as exc:
+        response = error_response(exc.status, exc.code, str(exc))
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="slogate"'
+        return response
+    except UnknownServiceError as exc:
+        return error_response(404, "not_found", str(exc))
+    except StoreError as exc:
+        log.error("store unavailable: %s", exc)
+        return error_response(
+            503, "store_unavailable", "audit store unavailable: nothing was decided"
+        )
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, "too_large", "request body too large")
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            response = error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+            if "Allow" in exc.headers:  # 405 must say which methods are allowed (RFC 9110)
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
+        raise
+    except Exception:
+        log.exception("unhandled error serving %s %s", request.method, request.path)
+        return error_response(500, "internal", "internal error")
+
+
+def check_field(name: str, value: Any, pattern: re.Pattern[str] = TOKEN) -> str:
+    if not isinstance(value, str):
+        raise BadRequestError(name, f"{name} must be a string")
+    if not pattern.match(value):
+        raise BadRequestError(name, f"{name} is not valid: {value[:64]!r}")
+    return value
+
+
+def check_text(name: str, value: Any, limit: int = 1024) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequestError(name, f"{name} must be a non-empty string")
+    if len(value) > limit or any(ord(c) < 32 and c not in "\t\n" for c in value):
+        raise BadRequestError(name, f"{name} must be at most {limit} printable characters")
+    return value
+
+
+def parse_time(name: str, value: Any) -> float:
+    """An RFC 3339 timestamp as unix seconds."""
+    if not isinstance(value, str):
+        raise BadRequestError(name, f"{name} must be an RFC 3339 timestamp")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequestError(name, f"{name} must be an RFC 3339 timestamp") from None
+    if parsed.tzinfo is None:
+        raise BadRequestError(name, f"{name} must include a time zone (e.g. Z)")
+    return parsed.timestamp()
+
+
+async def json_object(
+    request: web.Request, allowed: Collection[str] | None = None
+) -> dict[str, Any]:
+    """The request's JSON object body; with `allowed`, any other field is a 400 naming it."""
+    body = await request.read()
+    if not body.strip():
+        return {}
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise BadRequestError("body", "body is not valid JSON") from None
+    if not isinstance(payload, Mapping):
+        raise BadRequestError("body", "body must be a JSON object")
+    if allowed is not None:
+        for key in payload:
+            if key not in allowed:
+                raise BadRequestError(key, f"unknown field {key!r} (known: {', '.join(allowed)})")
+    return dict(payload)
+
+
+async def gate_decision(app: web.Application, gate_request: GateRequest, source: str) -> GateAnswer:
+    """Decide on the current snapshot and overrides, and audit it durably before answering."""
+    engine, control = app[ENGINE], app[CONTROL]
+    request = gate_request
+    with span(
+        "slogate.gate.decision",
+        **{
+            "slogate.service": request.service,
+            "slogate.slo": request.slo or None,
+            "slogate.deploy_id": request.deploy_id or None,
+            "slogate.step": request.step or None,
+            "slogate.change_type": request.change_type or None,
+            "slogate.source": source,
+        },
+    ) as current:
+        decision, encoded = app[ANSWERS].answer(
+            request,
+            engine.snapshot,
+            engine.config.policy,
+            engine.clock(),
+            freezes=control.freezes,
+            exemptions=control.exemptions,
+            overrides_version=control.version,
+        )
+        if current is not None:
+            set_attributes(
+                current,
+                **{
+                    "slogate.decision": decision.verdict.value,
+                    "slogate.decision_id": decision.id,
+                    "slogate.reasons": [r.code.value for r in decision.reasons],
+                },
+            )
+        await control.record(decision, encoded, source)  # the answer exactly as it is sent
+    app[TELEMETRY].observe_decision(decision)
+    return GateAnswer(decision, encoded)

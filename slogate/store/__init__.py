@@ -1,0 +1,1 @@
+"""The durable store: the interface (`base`) and its embedded SQLite implementation."""

@@ -1,0 +1,1 @@
+"""slogate's own telemetry: Prometheus metrics, OpenTelemetry traces, JSON logs."""
