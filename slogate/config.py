@@ -33,8 +33,7 @@ from typing import Any, TypeVar
 import yaml
 
 from slogate.core.durations import parse_duration
-from slogate.core.model import SLO
-from slogate.core.policy import FailMode, Policy, ReasonCode
+from slogate.core.policy import FailMode, Policy, PolicyConfig, PolicyRule, ReasonCode
 from slogate.errors import ConfigError
 
 T = TypeVar("T")
@@ -87,37 +86,6 @@ class ServerConfig:
     listen: str = "127.0.0.1:8080"
     max_body_bytes: int = 64 * 1024
     admin_token_file: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyRule:
-    """Policy fields that differ for the services (and SLOs) matching the globs."""
-
-    service: str
-    slo: str
-    changes: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyConfig:
-    """The default policy and selector-keyed overrides (later rules win)."""
-
-    default: Policy = field(default_factory=Policy)
-    rules: tuple[PolicyRule, ...] = ()
-
-    def for_slo(self, service: str, slo: str = "") -> Policy:
-        """The policy of `service`'s SLO `slo` ("" for the service as a whole)."""
-        policy = self.default
-        for rule in self.rules:
-            if fnmatch.fnmatchcase(service, rule.service) and (
-                rule.slo == "*" or (slo and fnmatch.fnmatchcase(slo, rule.slo))
-            ):
-                policy = replace(policy, **rule.changes)
-        return policy
-
-    def resolver(self, service: str) -> Callable[[SLO | None], Policy]:
-        """`policy_for` for `policy.decide`: per SLO, or the service's own for `None`."""
-        return lambda slo: self.for_slo(service, slo.name if slo else "")
 
 
 SINK_TYPES = ("alertmanager", "pagerduty", "opsgenie", "slack", "webhook")

@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from slogate.config import PolicyConfig
 from slogate.core.answers import AnswerCache
 from slogate.core.gate import Decision, make_decision
 from slogate.core.overrides import Exemption, Freeze
-from slogate.core.policy import GateRequest, Policy, ReasonCode, Verdict
+from slogate.core.policy import GateRequest, Policy, PolicyConfig, ReasonCode, Verdict
 from slogate.core.snapshot import SLOStatus, Snapshot
 from slogate.core.views import encode_decision
 from tests.factories import make_slo

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from slogate.errors import BackendError
-from slogate.evaluation.prometheus import PrometheusClient, single_value
+from slogate.evaluation.backend import single_value
+from slogate.evaluation.prometheus import PrometheusClient
 
 
 def vector(*values: str) -> dict[str, object]:

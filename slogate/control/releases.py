@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slogate.config import PolicyConfig
 from slogate.core.gate import Decision
 from slogate.core.ids import ulid
 from slogate.core.overrides import ALL_SERVICES, Exemption, Freeze, FreezeKind
+from slogate.core.policy import PolicyConfig
 from slogate.core.snapshot import Snapshot
 from slogate.store.base import AdminAction, DecisionRecord, Store
 

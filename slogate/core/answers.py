@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from slogate.config import PolicyConfig
 from slogate.core.gate import Decision, make_decision
 from slogate.core.ids import ulid
 from slogate.core.overrides import Exemption, Freeze
-from slogate.core.policy import GateRequest, valid_until
+from slogate.core.policy import GateRequest, PolicyConfig, valid_until
 from slogate.core.snapshot import Snapshot
 from slogate.core.views import AnswerTemplate, prepare_answer
 

@@ -6,10 +6,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from slogate.config import PolicyConfig
 from slogate.core.ids import ulid
 from slogate.core.overrides import Exemption, Freeze
-from slogate.core.policy import GateRequest, Outcome, Reason, Verdict, decide
+from slogate.core.policy import GateRequest, Outcome, PolicyConfig, Reason, Verdict, decide
 from slogate.core.snapshot import SLOStatus, Snapshot
 
 

@@ -5,10 +5,12 @@ Pure: the caller passes the statuses from the current snapshot, the overrides, a
 
 from __future__ import annotations
 
+import fnmatch
 import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from slogate.core.budget import condition_firing
 from slogate.core.durations import format_duration
@@ -262,3 +264,34 @@ def valid_until(
         if now < exemption.until:
             until = min(until, exemption.until)
     return until
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRule:
+    """Policy fields that differ for the services (and SLOs) matching the globs."""
+
+    service: str
+    slo: str
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """The default policy and selector-keyed overrides (later rules win)."""
+
+    default: Policy = field(default_factory=Policy)
+    rules: tuple[PolicyRule, ...] = ()
+
+    def for_slo(self, service: str, slo: str = "") -> Policy:
+        """The policy of `service`'s SLO `slo` ("" for the service as a whole)."""
+        policy = self.default
+        for rule in self.rules:
+            if fnmatch.fnmatchcase(service, rule.service) and (
+                rule.slo == "*" or (slo and fnmatch.fnmatchcase(slo, rule.slo))
+            ):
+                policy = replace(policy, **rule.changes)
+        return policy
+
+    def resolver(self, service: str) -> Callable[[SLO | None], Policy]:
+        """`policy_for` for `policy.decide`: per SLO, or the service's own for `None`."""
+        return lambda slo: self.for_slo(service, slo.name if slo else "")

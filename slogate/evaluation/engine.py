@@ -21,8 +21,8 @@ from slogate.config import Config, parse_config
 from slogate.core.model import SLO
 from slogate.core.snapshot import SLOStatus, Snapshot
 from slogate.errors import ConfigError
+from slogate.evaluation.backend import QueryBackend
 from slogate.evaluation.evaluator import Evaluator, Mode
-from slogate.evaluation.prometheus import QueryBackend
 from slogate.evaluation.specfiles import SpecSet, load_specs
 from slogate.sloth.spec import LoadOptions
 

@@ -27,7 +27,7 @@ from slogate.core.durations import format_duration
 from slogate.core.model import SLO, EventsSLI
 from slogate.core.snapshot import SLOStatus, Snapshot
 from slogate.errors import BackendError, QueryError
-from slogate.evaluation.prometheus import QueryBackend, Sample, single_value
+from slogate.evaluation.backend import QueryBackend, Sample, single_value
 from slogate.evaluation.queries import (
     SLO_LABEL,
     WINDOW_LABEL,

@@ -8,30 +8,13 @@ retry).
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 import httpx
 
 from slogate.errors import BackendError, QueryError
-
-
-class Sample(NamedTuple):
-    """One series of an instant query's answer (a tuple: a 1,000-series answer builds 1,000)."""
-
-    labels: Mapping[str, str]
-    value: float
-
-
-NO_LABELS: Mapping[str, str] = MappingProxyType({})
-
-
-class QueryBackend(Protocol):
-    """What the evaluator needs of a metric backend."""
-
-    async def query(self, expr: str, at: float) -> list[Sample]: ...
+from slogate.evaluation.backend import NO_LABELS, Sample
 
 
 def _value(raw: Any) -> float:
@@ -119,9 +102,3 @@ class PrometheusClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def single_value(samples: list[Sample]) -> float | None:
-    """One SLI value from a query's samples: the worst finite one; none finite is no data."""
-    finite = [s.value for s in samples if math.isfinite(s.value)]
-    return max(finite) if finite else None

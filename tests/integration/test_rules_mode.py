@@ -16,8 +16,9 @@ import yaml
 from slogate.cli.demo import write_history
 from slogate.cli.localprom import LocalPrometheus
 from slogate.core.model import SLO
+from slogate.evaluation.backend import Sample
 from slogate.evaluation.evaluator import Evaluator, Mode
-from slogate.evaluation.prometheus import PrometheusClient, Sample
+from slogate.evaluation.prometheus import PrometheusClient
 from slogate.evaluation.queries import recorded_ratios_query
 from slogate.evaluation.specfiles import load_specs
 from slogate.sloth.rules import RuleGroup, sli_rules
