@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from slogate import __version__
 from slogate.cli.generate import NO_RULES, add_parser, cmd_generate, generate_text
+from slogate.conventions import SLO_PLUGIN_IDS
 from slogate.core.model import SLO, frozen_labels
 from slogate.core.windows import DAY
 from slogate.errors import PromQLSyntaxError, SpecError
@@ -46,7 +47,6 @@ from slogate.sloth.rules_yaml import (
     needs_double_quotes,
 )
 from slogate.sloth.spec import LoadOptions, check_text
-from slogate.sloth.validation import KNOWN_SLO_PLUGINS
 
 from .conftest import SLOTH, SLOTH_TESTDATA
 
@@ -622,7 +622,7 @@ def test_override_with_noop_generates_no_rules() -> None:
 
 
 def test_every_known_slo_plugin_is_implemented() -> None:
-    assert set(SLO_PLUGINS) == KNOWN_SLO_PLUGINS
+    assert set(SLO_PLUGINS) == SLO_PLUGIN_IDS
 
 
 def test_rule_groups_flatten_in_order() -> None:

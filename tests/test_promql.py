@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from slogate.conventions import render_window
 from slogate.errors import PromQLSyntaxError, SlogateError
 from slogate.sloth.promql import (
     FUNCTIONS,
@@ -32,7 +33,6 @@ from slogate.sloth.promql import (
     VectorSelector,
     format_expr,
     parse,
-    render_window,
     value_type,
 )
 

@@ -15,20 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from slogate.conventions import render_window, sli_error_metric, sli_expression
 from slogate.core.durations import format_duration
 from slogate.core.model import SLO, EventsSLI
-from slogate.sloth.promql import render_window
-from slogate.sloth.rules import sli_error_metric
 
 
 def error_ratio_query(slo: SLO, window: float) -> str:
     """The error ratio of `slo` over the `window` seconds before the query time."""
-    w = format_duration(window)
-    sli = slo.sli
-    if isinstance(sli, EventsSLI):
-        errors, total = render_window(sli.error_query, w), render_window(sli.total_query, w)
-        return f"({errors})\n/\n({total})\n"
-    return f"({render_window(sli.error_ratio_query, w)})"
+    return sli_expression(slo.sli, window)
 
 
 WINDOW_LABEL = "slogate_window"

@@ -6,13 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
+from slogate.conventions import NAME
 from slogate.core.durations import parse_duration
 from slogate.core.overrides import ALL_SERVICES
 from slogate.core.views import exemption_view, freeze_view
 from slogate.server.web import (
     CONTROL,
     ENGINE,
-    NAME,
     TOKENS,
     BadRequestError,
     UnauthorizedError,

@@ -13,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from slogate.control.releases import ReleaseControl
+from slogate.conventions import NAME
 from slogate.core.answers import AnswerCache
 from slogate.core.gate import UnknownServiceError
 from slogate.core.policy import GateRequest
@@ -27,7 +28,6 @@ from slogate.server.web import (
     ANSWERS,
     CONTROL,
     ENGINE,
-    NAME,
     SECRETS,
     TELEMETRY,
     TOKENS,

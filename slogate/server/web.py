@@ -26,7 +26,6 @@ from slogate.telemetry.tracing import set_attributes, span
 
 log = logging.getLogger(__name__)
 
-NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,126}[A-Za-z0-9])?$")
 TOKEN = re.compile(r"^[\x21-\x7e]{1,256}$")
 
 

@@ -23,13 +23,13 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from slogate.conventions import NAME
 from slogate.core.gate import Decision, UnknownServiceError, statuses_for
 from slogate.core.policy import GateRequest, ReasonCode, slo_reasons
 from slogate.errors import ConfigError
 from slogate.server.github_auth import GitHubAuthError, GitHubCredentials, github_credentials
 from slogate.server.web import (
     ENGINE,
-    NAME,
     SECRETS,
     TOKEN,
     BadRequestError,

@@ -60,7 +60,6 @@ __all__ = [
     "VectorSelector",
     "format_expr",
     "parse",
-    "render_window",
     "value_type",
 ]
 
@@ -2010,11 +2009,3 @@ def value_type(expr: Expr) -> ValueType:
             return "scalar" if both_scalar else "vector"
         case UnaryExpr(expr=inner) | ParenExpr(expr=inner):
             return value_type(inner)
-
-
-_WINDOW_PLACEHOLDER = re.compile(r"{{ *\.window *}}")
-
-
-def render_window(template: str, window: str) -> str:
-    """Replace Sloth's `{{.window}}` / `{{ .window }}` placeholders with `window` (e.g. `1m`)."""
-    return _WINDOW_PLACEHOLDER.sub(lambda _match: window, template)

@@ -21,6 +21,52 @@ from decimal import Decimal
 from typing import Any, Final
 
 from slogate import __version__
+from slogate.conventions import (
+    ALERT_FOR_PLUGIN,
+    ALERT_RULES_PLUGIN,
+    ALERTS_GROUP_PREFIX,
+    BUDGET_EXHAUSTED_PLUGIN,
+    CURRENT_BURN_RATE_METRIC,
+    DEBUG_PLUGIN,
+    DENOMINATOR_CORRECTED_PLUGIN,
+    ERROR_BUDGET_METRIC,
+    EVENTS_SLI_TEMPLATE,
+    EXTRA_GROUP_PREFIX,
+    ID_LABEL,
+    INFO_LABELS_PLUGIN,
+    INFO_METRIC,
+    METADATA_GROUP_PREFIX,
+    METADATA_RULES_PLUGIN,
+    MODE_LABEL,
+    NOOP_PLUGIN,
+    NUMERATOR_CORRECTION_METRIC,
+    OBJECTIVE_LABEL,
+    OBJECTIVE_METRIC,
+    PAGE,
+    PERIOD_BUDGET_REMAINING_METRIC,
+    PERIOD_BURN_RATE_METRIC,
+    REMOVE_LABELS_PLUGIN,
+    RULE_INTERVALS_PLUGIN,
+    SERVICE_LABEL,
+    SEVERITY_LABEL,
+    SLI_GROUP_PREFIX,
+    SLI_RULES_PLUGIN,
+    SLI_TOTAL_AMOUNT_GROUP_PREFIX,
+    SLI_TOTAL_AMOUNT_METRIC,
+    SLI_TOTAL_AMOUNT_PLUGIN,
+    SLO_LABEL,
+    SLO_PLUGIN_IDS,
+    SPEC_LABEL,
+    TICKET,
+    TIME_PERIOD_DAYS_METRIC,
+    VALIDATE_METRICSQL_PLUGIN,
+    VALIDATE_PROMQL_PLUGIN,
+    VERSION_LABEL,
+    WINDOW_LABEL,
+    render_window,
+    sli_error_metric,
+    sli_expression,
+)
 from slogate.core.durations import format_duration, parse_duration
 from slogate.core.model import (
     SLO,
@@ -33,42 +79,10 @@ from slogate.core.model import (
 )
 from slogate.core.windows import AlertWindows, BurnWindow
 from slogate.errors import SpecError
-from slogate.sloth.promql import go_float, go_quote, render_window  # Go's %v and strconv.Quote
-from slogate.sloth.validation import VALIDATE_METRICSQL, VALIDATE_PROMQL, effective_chain
+from slogate.sloth.promql import go_float, go_quote  # Go's %v and strconv.Quote
+from slogate.sloth.validation import effective_chain
 
 log = logging.getLogger(__name__)
-
-# --- Sloth's conventions (pkg/common/conventions) -------------------------------------------------
-
-SLI_ERROR_METRIC: Final = "slo:sli_error:ratio_rate"
-OBJECTIVE_METRIC: Final = "slo:objective:ratio"
-ERROR_BUDGET_METRIC: Final = "slo:error_budget:ratio"
-TIME_PERIOD_DAYS_METRIC: Final = "slo:time_period:days"
-CURRENT_BURN_RATE_METRIC: Final = "slo:current_burn_rate:ratio"
-PERIOD_BURN_RATE_METRIC: Final = "slo:period_burn_rate:ratio"
-PERIOD_BUDGET_REMAINING_METRIC: Final = "slo:period_error_budget_remaining:ratio"
-INFO_METRIC: Final = "sloth_slo_info"
-NUMERATOR_CORRECTION_METRIC: Final = "slo:numerator_correction:ratio"
-SLI_TOTAL_AMOUNT_METRIC: Final = "slo:sli_total:amount"
-
-ID_LABEL: Final = "sloth_id"
-SERVICE_LABEL: Final = "sloth_service"
-SLO_LABEL: Final = "sloth_slo"
-WINDOW_LABEL: Final = "sloth_window"
-SEVERITY_LABEL: Final = "sloth_severity"
-VERSION_LABEL: Final = "sloth_version"
-MODE_LABEL: Final = "sloth_mode"
-SPEC_LABEL: Final = "sloth_spec"
-OBJECTIVE_LABEL: Final = "sloth_objective"
-
-SLI_GROUP_PREFIX: Final = "sloth-slo-sli-recordings-"
-METADATA_GROUP_PREFIX: Final = "sloth-slo-meta-recordings-"
-ALERTS_GROUP_PREFIX: Final = "sloth-slo-alerts-"
-EXTRA_GROUP_PREFIX: Final = "sloth-slo-extra-rules-"
-SLI_TOTAL_AMOUNT_GROUP_PREFIX: Final = "sloth-slo-sli-total-amount-"
-
-PAGE: Final = "page"
-TICKET: Final = "ticket"
 
 # `sloth_mode` of Sloth's CLI, by spec format.
 CLI_MODES: Final[Mapping[SpecKind, str]] = {
@@ -78,21 +92,6 @@ CLI_MODES: Final[Mapping[SpecKind, str]] = {
 }
 
 DEFAULT_VERSION: Final = f"slogate-{__version__}"
-
-# --- SLO plugin IDs -------------------------------------------------------------------------------
-
-SLI_RULES_PLUGIN: Final = "sloth.dev/core/sli_rules/v1"
-METADATA_RULES_PLUGIN: Final = "sloth.dev/core/metadata_rules/v1"
-ALERT_RULES_PLUGIN: Final = "sloth.dev/core/alert_rules/v1"
-DEBUG_PLUGIN: Final = "sloth.dev/core/debug/v1"
-NOOP_PLUGIN: Final = "sloth.dev/core/noop/v1"
-ALERT_FOR_PLUGIN: Final = "sloth.dev/contrib/alert_for/v1"
-DENOMINATOR_CORRECTED_PLUGIN: Final = "sloth.dev/contrib/denominator_corrected_rules/v1"
-BUDGET_EXHAUSTED_PLUGIN: Final = "sloth.dev/contrib/error_budget_exhausted_alert/v1"
-INFO_LABELS_PLUGIN: Final = "sloth.dev/contrib/info_labels/v1"
-REMOVE_LABELS_PLUGIN: Final = "sloth.dev/contrib/remove_labels/v1"
-RULE_INTERVALS_PLUGIN: Final = "sloth.dev/contrib/rule_intervals/v1"
-SLI_TOTAL_AMOUNT_PLUGIN: Final = "sloth.dev/contrib/sli_total_amount_rules/v1"
 
 # --- Data types -----------------------------------------------------------------------------------
 
@@ -179,10 +178,6 @@ def window_name(seconds: float) -> str:
     return format_duration(seconds)
 
 
-def sli_error_metric(window: float) -> str:
-    return SLI_ERROR_METRIC + window_name(window)
-
-
 # --- Labels and windows of an SLO -----------------------------------------------------------------
 
 
@@ -222,22 +217,11 @@ def _meta_labels(slo: SLO) -> Labels:
 
 # --- sloth.dev/core/sli_rules/v1 ------------------------------------------------------------------
 
-EVENTS_SLI_TEMPLATE: Final = "({error})\n/\n({total})\n"
-RAW_SLI_TEMPLATE: Final = "({query})"
 OPTIMIZED_SLI_TEMPLATE: Final = (
     "sum_over_time({metric}{filter}[{window}])\n"
     "/ ignoring ({window_label})\n"
     "count_over_time({metric}{filter}[{window}])\n"
 )
-
-
-def _sli_expr(slo: SLO, window: float) -> str:
-    sli = slo.sli
-    if isinstance(sli, EventsSLI):
-        template = EVENTS_SLI_TEMPLATE.format(error=sli.error_query, total=sli.total_query)
-    else:
-        template = RAW_SLI_TEMPLATE.format(query=sli.error_ratio_query)
-    return render_window(template, window_name(window))
 
 
 def _optimized_sli_expr(slo: SLO, window: float) -> str:
@@ -259,7 +243,7 @@ def sli_rules(slo: SLO, *, optimized: bool = True) -> tuple[Rule, ...]:
         if optimized and window == slo.period:
             expr = _optimized_sli_expr(slo, window)
         else:
-            expr = _sli_expr(slo, window)
+            expr = sli_expression(slo.sli, window)
         rules.append(Rule(expr, record=sli_error_metric(window), labels=_sli_labels(slo, window)))
     return tuple(rules)
 
@@ -739,8 +723,8 @@ def _config_str_list(config: Mapping[str, Any], key: str) -> list[str]:
 # --- The chain ------------------------------------------------------------------------------------
 
 SLO_PLUGINS: Final[Mapping[str, PluginFactory]] = {
-    VALIDATE_PROMQL: _noop_plugin,
-    VALIDATE_METRICSQL: _noop_plugin,
+    VALIDATE_PROMQL_PLUGIN: _noop_plugin,
+    VALIDATE_METRICSQL_PLUGIN: _noop_plugin,
     SLI_RULES_PLUGIN: _sli_rules_plugin,
     METADATA_RULES_PLUGIN: _metadata_rules_plugin,
     ALERT_RULES_PLUGIN: _alert_rules_plugin,
@@ -754,6 +738,8 @@ SLO_PLUGINS: Final[Mapping[str, PluginFactory]] = {
     RULE_INTERVALS_PLUGIN: _rule_intervals_plugin,
     SLI_TOTAL_AMOUNT_PLUGIN: _sli_total_amount_plugin,
 }
+if SLO_PLUGINS.keys() != SLO_PLUGIN_IDS:  # one list of plugin IDs: conventions'
+    raise ImportError(f"SLO plugins out of step: {sorted(SLO_PLUGINS.keys() ^ SLO_PLUGIN_IDS)}")
 
 
 def _processor(plugin_id: str, config: Any) -> Processor:

@@ -7,38 +7,29 @@ MetricsQL check when `sloth.dev/contrib/validate_victoria_metrics/v1` replaces t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 
+from slogate.conventions import (
+    ALERT_RULES_PLUGIN,
+    METADATA_RULES_PLUGIN,
+    NAME_RULE,
+    SLI_RULES_PLUGIN,
+    SLO_PLUGIN_IDS,
+    VALIDATE_METRICSQL_PLUGIN,
+    VALIDATE_PROMQL_PLUGIN,
+    WINDOW_PLACEHOLDER,
+    render_window,
+    valid_name,
+)
 from slogate.core.model import SLO, EventsSLI, PluginRef
 from slogate.errors import PromQLSyntaxError, SpecError
 from slogate.sloth import promql
 
-NAME = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]$")
-WINDOW_VARIABLE = re.compile(r"{{ *\.window *}}")
-
-VALIDATE_PROMQL = "sloth.dev/core/validate/v1"
-VALIDATE_METRICSQL = "sloth.dev/contrib/validate_victoria_metrics/v1"
 DEFAULT_CHAIN = (
-    VALIDATE_PROMQL,
-    "sloth.dev/core/sli_rules/v1",
-    "sloth.dev/core/metadata_rules/v1",
-    "sloth.dev/core/alert_rules/v1",
-)
-KNOWN_SLO_PLUGINS = frozenset(
-    {
-        *DEFAULT_CHAIN,
-        "sloth.dev/core/debug/v1",
-        "sloth.dev/core/noop/v1",
-        "sloth.dev/contrib/alert_for/v1",
-        "sloth.dev/contrib/denominator_corrected_rules/v1",
-        "sloth.dev/contrib/error_budget_exhausted_alert/v1",
-        "sloth.dev/contrib/info_labels/v1",
-        "sloth.dev/contrib/remove_labels/v1",
-        "sloth.dev/contrib/rule_intervals/v1",
-        "sloth.dev/contrib/sli_total_amount_rules/v1",
-        VALIDATE_METRICSQL,
-    }
+    VALIDATE_PROMQL_PLUGIN,
+    SLI_RULES_PLUGIN,
+    METADATA_RULES_PLUGIN,
+    ALERT_RULES_PLUGIN,
 )
 
 
@@ -71,9 +62,9 @@ def validate_slo(slo: SLO) -> None:
     _check_labels(slo.labels, "SLO label")
     _check_plugins(slo)
     chain_ids = {p.id for p in effective_chain(slo)}
-    if VALIDATE_PROMQL in chain_ids:
+    if VALIDATE_PROMQL_PLUGIN in chain_ids:
         _check_sli(slo, _promql_expression)
-    elif VALIDATE_METRICSQL in chain_ids:
+    elif VALIDATE_METRICSQL_PLUGIN in chain_ids:
         _check_sli(slo, _metricsql_expression)
     else:
         _check_sli(slo, lambda _q: None)
@@ -87,11 +78,8 @@ def _fail(reason: str) -> None:
 def _check_name(what: str, value: str) -> None:
     if not value:
         _fail(f"invalid SLO {what}: required")
-    if not NAME.match(value):
-        _fail(
-            f"invalid SLO {what}: name must start and end with an alphanumeric and can only"
-            " contain alphanumeric, '.', '_', and '-'"
-        )
+    if not valid_name(value):
+        _fail(f"invalid SLO {what}: {NAME_RULE}")
 
 
 def _label_key_problem(key: str) -> str | None:
@@ -113,7 +101,7 @@ def _check_labels(labels: Mapping[str, str], what: str) -> None:
 def _check_template(query: str, what: str) -> None:
     if not query:
         _fail(f"invalid SLI: sli {what} query template: query template is required: required")
-    if not WINDOW_VARIABLE.search(query):
+    if not WINDOW_PLACEHOLDER.search(query):
         _fail(
             f"invalid SLI: sli {what} query template:"
             " template must contain the {{ .window }} variable"
@@ -134,7 +122,7 @@ def _check_sli(slo: SLO, check_expression: Callable[[str], str | None]) -> None:
     for what, query in parts:
         _check_template(query, what)
     for what, query in parts:
-        problem = check_expression(promql.render_window(query, "1m"))
+        problem = check_expression(render_window(query, "1m"))
         if problem:
             _fail(f"invalid SLI: sli {what} query expression: {problem}")
 
@@ -202,7 +190,7 @@ def _check_plugins(slo: SLO) -> None:
         for plugin in chain.chain:
             if not plugin.id:
                 _fail("invalid plugins: plugin ID is required")
-            if plugin.id not in KNOWN_SLO_PLUGINS:
+            if plugin.id not in SLO_PLUGIN_IDS:
                 _fail(
                     f'invalid plugins: SLO plugin "{plugin.id}" is not supported (slogate knows'
                     " Sloth's built-in sloth.dev/core/* and sloth.dev/contrib/* plugins)"

@@ -107,6 +107,10 @@ async def test_unknown_service_and_slo_are_404(history: History) -> None:
         assert (await slogate.gate(service="nope"))[0] == 404
         assert (await slogate.gate(service="checkout", slo="nope"))[0] == 404
         assert (await slogate.http.get("/v1/slos/checkout/nope")).status_code == 404
+        # One name rule for specs and requests (conventions.NAME): a name `slogate validate`
+        # accepts is looked up, whatever its length; one it rejects is a bad request.
+        assert (await slogate.gate(service="s" * 130))[0] == 404
+        assert (await slogate.gate(service="s"))[0] == 400
         status, body = await slogate.gate(service="checkout", slo="requests-availability")
         assert status == 200 and body["slo"] == "requests-availability"
 
