@@ -6,10 +6,13 @@ from functools import cache
 from typing import Any
 
 from slogate import __version__
+from slogate.conventions import NAME
 from slogate.core.policy import ReasonCode, Verdict
+from slogate.server.web import TOKEN
 
-NAME_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,126}[A-Za-z0-9])?$"
-TOKEN_PATTERN = r"^[\x21-\x7e]{1,256}$"  # noqa: S105
+# The patterns the handlers check (`web.check_field`), so the document and the checks agree.
+NAME_PATTERN = NAME.pattern
+TOKEN_PATTERN = TOKEN.pattern
 
 
 def _ref(name: str) -> dict[str, str]:
