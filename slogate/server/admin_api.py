@@ -10,12 +10,11 @@ from slogate.conventions import NAME
 from slogate.core.durations import parse_duration
 from slogate.core.overrides import ALL_SERVICES
 from slogate.core.views import exemption_view, freeze_view
+from slogate.errors import BadRequestError, UnauthorizedError
 from slogate.server.web import (
     CONTROL,
     ENGINE,
     TOKENS,
-    BadRequestError,
-    UnauthorizedError,
     check_field,
     check_text,
     error_response,

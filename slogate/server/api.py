@@ -15,9 +15,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slogate.control.releases import ReleaseControl
 from slogate.conventions import NAME
 from slogate.core.answers import AnswerCache
-from slogate.core.gate import UnknownServiceError
 from slogate.core.policy import GateRequest
 from slogate.core.views import rfc3339, status_view
+from slogate.errors import BadRequestError, UnknownServiceError
 from slogate.evaluation.engine import Engine, ReloadResult
 from slogate.notify.paging import Pager
 from slogate.server import admin_api, webhooks
@@ -31,7 +31,6 @@ from slogate.server.web import (
     SECRETS,
     TELEMETRY,
     TOKENS,
-    BadRequestError,
     Secrets,
     check_field,
     errors_middleware,
