@@ -11,10 +11,8 @@ from slogate.core.durations import parse_duration
 from slogate.core.overrides import ALL_SERVICES
 from slogate.core.views import exemption_view, freeze_view
 from slogate.errors import BadRequestError, UnauthorizedError
+from slogate.server.keys import CONTROL, ENGINE, TOKENS
 from slogate.server.web import (
-    CONTROL,
-    ENGINE,
-    TOKENS,
     check_field,
     check_text,
     error_response,

@@ -21,17 +21,11 @@ from slogate.errors import BadRequestError, UnknownServiceError
 from slogate.evaluation.engine import Engine, ReloadResult
 from slogate.notify.paging import Pager
 from slogate.server import admin_api, webhooks
-from slogate.server.auth import AdminTokens
+from slogate.server.auth import AdminTokens, Secrets
+from slogate.server.keys import ANSWERS, CONTROL, ENGINE, PAGER, SECRETS, TELEMETRY, TOKENS
 from slogate.server.openapi import openapi_document
 from slogate.server.status_page import render_index, render_slo
 from slogate.server.web import (
-    ANSWERS,
-    CONTROL,
-    ENGINE,
-    SECRETS,
-    TELEMETRY,
-    TOKENS,
-    Secrets,
     check_field,
     errors_middleware,
     gate_decision,
@@ -100,7 +94,6 @@ async def decisions(request: web.Request) -> web.Response:
     return json_response({"decisions": page, "next_before": following})
 
 
-PAGER = web.AppKey("pager", Pager)
 NOTIFICATION_STATES = ("pending", "delivered", "failed", "expired")
 
 

@@ -37,9 +37,8 @@ from slogate.notify.sinks import (
     WebhookSink,
 )
 from slogate.server.api import create_app
-from slogate.server.auth import AdminTokens
+from slogate.server.auth import AdminTokens, Secrets
 from slogate.server.github_auth import app_key
-from slogate.server.web import Secrets
 from slogate.store.sqlite import SQLiteStore
 from slogate.telemetry.logs import register_secret
 from slogate.telemetry.metrics import Telemetry

@@ -13,8 +13,6 @@ from typing import Any
 
 from aiohttp import web
 
-from slogate.control.releases import ReleaseControl
-from slogate.core.answers import AnswerCache
 from slogate.core.gate import Decision
 from slogate.core.policy import GateRequest
 from slogate.core.views import encode
@@ -23,35 +21,12 @@ from slogate.errors import (
     RequestError,
     StoreError,
 )
-from slogate.evaluation.engine import Engine
-from slogate.server.auth import AdminTokens
-from slogate.telemetry.metrics import Telemetry
+from slogate.server.keys import ANSWERS, CONTROL, ENGINE, TELEMETRY
 from slogate.telemetry.tracing import set_attributes, span
 
 log = logging.getLogger(__name__)
 
 TOKEN = re.compile(r"^[\x21-\x7e]{1,256}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Secrets:
-    """Secrets of the integrations, read from env or files at start; never logged."""
-
-    github_webhook_secret: str = ""
-    github_token: str = ""
-    github_private_key: str = ""
-    """The GitHub App's private key (PEM)."""
-
-    def __repr__(self) -> str:
-        return "Secrets(***)"
-
-
-ENGINE = web.AppKey("engine", Engine)
-TELEMETRY = web.AppKey("telemetry", Telemetry)
-CONTROL = web.AppKey("control", ReleaseControl)
-TOKENS = web.AppKey("tokens", AdminTokens)
-SECRETS = web.AppKey("secrets", Secrets)
-ANSWERS = web.AppKey("answers", AnswerCache)
 
 
 def json_response(body: Any, status: int = 200, *, encoded: str | None = None) -> web.Response:

@@ -27,9 +27,8 @@ from slogate.core.gate import Decision, statuses_for
 from slogate.core.policy import GateRequest, ReasonCode, slo_reasons
 from slogate.errors import BadRequestError, ConfigError, GitHubAuthError, UnknownServiceError
 from slogate.server.github_auth import GitHubCredentials, github_credentials
+from slogate.server.keys import ENGINE, GITHUB_AUTH, HTTP_CLIENT, SECRETS
 from slogate.server.web import (
-    ENGINE,
-    SECRETS,
     TOKEN,
     check_field,
     error_response,
@@ -40,8 +39,6 @@ from slogate.server.web import (
 
 log = logging.getLogger(__name__)
 
-HTTP_CLIENT = web.AppKey("http_client", httpx.AsyncClient)
-GITHUB_AUTH = web.AppKey("github_auth", dict)
 ROLLBACK_CODES = frozenset({ReasonCode.FAST_BURN, ReasonCode.BUDGET_EXHAUSTED})
 GITHUB_COMMENT_LIMIT = 1024
 

@@ -27,8 +27,7 @@ from slogate.evaluation.scheduler import start_scheduler
 from slogate.notify.paging import Pager
 from slogate.notify.sinks import Sink
 from slogate.server.app import cancel, runtime
-from slogate.server.auth import AdminTokens
-from slogate.server.web import Secrets
+from slogate.server.auth import AdminTokens, Secrets
 
 from ..conftest import DEMO_SPECS
 from .conftest import HISTORY_TRAFFIC
