@@ -19,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from slogate.config import Config
 from slogate.control.releases import ReleaseControl
+from slogate.core.answers import AnswerCache
 from slogate.core.snapshot import Snapshot
 from slogate.errors import ConfigError
 from slogate.evaluation.engine import ConfigSource, Engine, SpecSource
@@ -36,9 +37,12 @@ from slogate.notify.sinks import (
     SlackSink,
     WebhookSink,
 )
-from slogate.server.api import create_app
+from slogate.server import webhooks
 from slogate.server.auth import AdminTokens, Secrets
 from slogate.server.github_auth import app_key
+from slogate.server.keys import ANSWERS, CONTROL, ENGINE, PAGER, SECRETS, TELEMETRY, TOKENS
+from slogate.server.routes import ROUTES, add_routes
+from slogate.server.web import errors_middleware
 from slogate.store.sqlite import SQLiteStore
 from slogate.telemetry.logs import register_secret
 from slogate.telemetry.metrics import Telemetry
@@ -154,6 +158,33 @@ class Reloader:
             self.scheduler.reschedule_job(
                 "evaluate", trigger="interval", seconds=self.engine.config.interval
             )
+
+
+def create_app(
+    engine: Engine,
+    telemetry: Telemetry,
+    control: ReleaseControl,
+    *,
+    tokens: AdminTokens | None = None,
+    secrets: Secrets | None = None,
+    pager: Pager | None = None,
+) -> web.Application:
+    """The aiohttp application: its state, the route table, the webhooks' own client."""
+    app = web.Application(
+        middlewares=[errors_middleware],
+        client_max_size=engine.config.server.max_body_bytes,
+    )
+    app[ENGINE] = engine
+    app[TELEMETRY] = telemetry
+    app[CONTROL] = control
+    app[TOKENS] = tokens or AdminTokens({})
+    app[SECRETS] = secrets or Secrets()
+    app[ANSWERS] = AnswerCache()
+    if pager is not None:
+        app[PAGER] = pager
+    add_routes(app, ROUTES, paging=pager is not None)
+    webhooks.setup(app)
+    return app
 
 
 @dataclass

@@ -233,9 +233,7 @@ async def _http_client(app: web.Application) -> Any:
         yield
 
 
-def register(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
+    """The webhooks' own state: GitHub credentials and the client of outgoing calls."""
     app[GITHUB_AUTH] = {}
     app.cleanup_ctx.append(_http_client)
-    app.router.add_post("/v1/gate/flagger", flagger_gate)
-    app.router.add_post("/v1/gate/flagger/rollback", flagger_rollback)
-    app.router.add_post("/v1/gate/github", github_gate)
