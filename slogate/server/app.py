@@ -50,6 +50,8 @@ from slogate.telemetry.tracing import setup_from_env
 
 log = logging.getLogger(__name__)
 
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
 
 @dataclass(frozen=True, slots=True)
 class Listen:
@@ -189,13 +191,37 @@ def create_app(
 
 @dataclass
 class Runtime:
-    """Everything one slogate process runs, wired together (the HTTP app not yet listening)."""
+    """Everything one slogate process runs, wired together. `runner` has set the app up (store
+    open, state loaded) but no site listens yet."""
 
     engine: Engine
     control: ReleaseControl
     pager: Pager
     telemetry: Telemetry
     app: web.Application
+    runner: web.AppRunner
+
+
+def _closing(client: PrometheusClient) -> CleanupContext:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+
+    return context
+
+
+def _opened(store: SQLiteStore, control: ReleaseControl, pager: Pager) -> CleanupContext:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        await store.open()
+        try:
+            await control.load()
+            await pager.load()
+            yield
+        finally:
+            await pager.aclose()
+            await store.close()
+
+    return context
 
 
 @contextlib.asynccontextmanager
@@ -209,10 +235,14 @@ async def runtime(
     sinks: dict[str, Sink] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Runtime]:
-    """Open the store, load specs and state, wire evaluation, halts, paging and the API.
+    """Load specs, wire evaluation, halts, paging and the API, and set the app up.
 
-    Raises `ConfigError` (nothing left open) when the specs are invalid.
+    Long-lived resources (the backend client, the store, the sinks) open in the app's
+    `cleanup_ctx` and close with it, in reverse order, whatever failed: a start that stops
+    half-way leaks nothing. Raises `ConfigError` (nothing left open) when the specs or the
+    sinks' secrets are invalid, `StoreError` when the store cannot be opened.
     """
+    pager_sinks = build_sinks(config) if sinks is None else sinks
     client = backend_client(config)
     engine = Engine(config, specs, client, config_source=config_source, clock=clock)
     result = engine.load()
@@ -220,27 +250,26 @@ async def runtime(
         await client.aclose()
         raise ConfigError("invalid specs:\n" + "\n".join(result.errors))
     store = SQLiteStore(Path(config.store.path))
-    await store.open()
-    pager = Pager(config.notifications, build_sinks(config) if sinks is None else sinks, store)
+    pager = Pager(config.notifications, pager_sinks, store)
+    control = ReleaseControl(store)
+    telemetry = Telemetry(lambda: engine.snapshot, control=control, pager=pager)
+    pager.on_outcome = telemetry.observe_notification
+    engine.listeners.append(telemetry.observe_cycle)
+
+    async def halt_and_page(snapshot: Snapshot) -> None:
+        await control.apply_halts(snapshot, engine.config.policy)
+        await pager.after_cycle(snapshot, control.halted())
+
+    engine.listeners.append(halt_and_page)
+    app = create_app(engine, telemetry, control, tokens=tokens, secrets=secrets, pager=pager)
+    app.cleanup_ctx.append(_closing(client))
+    app.cleanup_ctx.append(_opened(store, control, pager))
+    runner = web.AppRunner(app, access_log=None)
     try:
-        control = ReleaseControl(store)
-        await control.load()
-        await pager.load()
-        telemetry = Telemetry(lambda: engine.snapshot, control=control, pager=pager)
-        pager.on_outcome = telemetry.observe_notification
-        engine.listeners.append(telemetry.observe_cycle)
-
-        async def halt_and_page(snapshot: Snapshot) -> None:
-            await control.apply_halts(snapshot, engine.config.policy)
-            await pager.after_cycle(snapshot, control.halted())
-
-        engine.listeners.append(halt_and_page)
-        app = create_app(engine, telemetry, control, tokens=tokens, secrets=secrets, pager=pager)
-        yield Runtime(engine, control, pager, telemetry, app)
+        await runner.setup()
+        yield Runtime(engine, control, pager, telemetry, app, runner)
     finally:
-        await client.aclose()
-        await pager.aclose()
-        await store.close()
+        await runner.cleanup()  # stops accepting, waits for in-flight requests, then closes
 
 
 async def cancel(*tasks: asyncio.Task[None]) -> None:
@@ -275,9 +304,7 @@ async def serve(
         config, specs, config_source=config_source, tokens=tokens, secrets=secrets
     ) as rt:
         freeze_long_lived()  # before listening: the collection it starts with takes a while
-        runner = web.AppRunner(rt.app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, listen.host, listen.port, shutdown_timeout=10).start()
+        await web.TCPSite(rt.runner, listen.host, listen.port, shutdown_timeout=10).start()
         sender = asyncio.create_task(rt.pager.run())
         lag = asyncio.create_task(watch_loop_lag(rt.telemetry))
         scheduler = start_scheduler(rt.engine)
@@ -309,4 +336,3 @@ async def serve(
             log.info("stopping: draining requests")
             await cancel(watcher, sender, lag)  # pending notifications stay in the outbox
             scheduler.shutdown(wait=False)
-            await runner.cleanup()  # stops accepting, waits for in-flight requests

@@ -114,10 +114,8 @@ async def running_slogate(
             sinks=sinks,
             clock=clock,
         ) as rt:
-            runner = web.AppRunner(rt.app)
-            await runner.setup()
             port = free_port()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
+            await web.TCPSite(rt.runner, "127.0.0.1", port).start()
             scheduler = start_scheduler(rt.engine) if schedule else None
             sender = asyncio.create_task(rt.pager.run()) if send else None
             if not schedule:
@@ -131,7 +129,6 @@ async def running_slogate(
                     scheduler.shutdown(wait=False)
                 if sender is not None:
                     await cancel(sender)
-                await runner.cleanup()
 
 
 async def run_cli(*args: str) -> tuple[int, str, str]:
