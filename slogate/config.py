@@ -3,7 +3,8 @@
 Strict where Sloth specs are lenient: an unknown key or a wrong type is an error naming the file
 and the key, so a typo never silently changes what blocks a release. Pure: parse from text.
 
-    prometheus:   {url, timeout, connect_timeout, max_concurrency, headers, bearer_token_file}
+    prometheus:   {url, timeout, connect_timeout, max_concurrency, headers, bearer_token_file,
+                   flavor: prometheus|thanos|mimir|victoriametrics}
     evaluation:   {interval, mode: auto|rules|direct, batch_size}
     specs:        {path, default_period, windows_path, watch_interval}
     server:       {listen, max_body_bytes, admin_token_file}
@@ -35,6 +36,7 @@ import yaml
 from slogate.core.durations import parse_duration
 from slogate.core.policy import FailMode, Policy, PolicyConfig, PolicyRule, ReasonCode
 from slogate.errors import ConfigError
+from slogate.evaluation.flavors import Flavor
 
 T = TypeVar("T")
 
@@ -47,6 +49,8 @@ class PrometheusConfig:
     max_concurrency: int = 16
     headers: Mapping[str, str] = field(default_factory=dict)
     bearer_token_file: str = ""
+    flavor: Flavor = Flavor.PROMETHEUS
+    """Which server speaks the query API (what it needs: `evaluation.flavors`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +359,7 @@ def parse_config(
         "prometheus",
         frozenset(
             {"url", "timeout", "connect_timeout", "max_concurrency", "headers", "bearer_token_file"}
+            | {"flavor"}
         ),
     )
     headers = prom.string_map("headers")
@@ -381,6 +386,7 @@ def parse_config(
             max_concurrency=prom.get("max_concurrency", int, 16, _positive),
             headers=headers,
             bearer_token_file=prom.get("bearer_token_file", str, ""),
+            flavor=Flavor(prom.get("flavor", str, "prometheus", _one_of(Flavor))),
         ),
         interval=interval,
         mode=evaluation.get("mode", str, "auto", _one_of_values(("auto", "rules", "direct"))),

@@ -6,6 +6,8 @@ SlogateError
 ├── AlertWindowsError    an AlertWindows catalog that cannot be used
 ├── ConfigError          slogate's own config file is invalid (file and key)
 ├── BackendError         the metric backend could not answer a query
+│   ├── QueryError       it answered that this query failed
+│   └── DegradedDataError it answered with warnings: the data may be incomplete
 └── StoreError           the durable store could not read or write
 """
 
@@ -50,6 +52,11 @@ class BackendError(SlogateError):
 class QueryError(BackendError):
     """The backend answered, and its answer is that this query failed (bad data, a limit, its
     own timeout): another query may well succeed, unlike when the backend is unreachable."""
+
+
+class DegradedDataError(BackendError):
+    """The backend answered with warnings that its data may be incomplete (a Thanos partial
+    response, a failed remote store): the figures are not used, as if it had not answered."""
 
 
 class StoreError(SlogateError):

@@ -22,6 +22,7 @@ from slogate.control.releases import ReleaseControl
 from slogate.core.snapshot import Snapshot
 from slogate.errors import ConfigError
 from slogate.evaluation.engine import ConfigSource, Engine, SpecSource
+from slogate.evaluation.flavors import query_params
 from slogate.evaluation.prometheus import PrometheusClient
 from slogate.evaluation.reload import watch
 from slogate.evaluation.scheduler import start_scheduler
@@ -86,6 +87,7 @@ def backend_client(config: Config) -> PrometheusClient:
         connect_timeout=prom.connect_timeout,
         max_concurrency=prom.max_concurrency,
         headers=headers,
+        params=query_params(prom.flavor),
     )
 
 
