@@ -4,7 +4,7 @@ Strict where Sloth specs are lenient: an unknown key or a wrong type is an error
 and the key, so a typo never silently changes what blocks a release. Pure: parse from text.
 
     prometheus:   {url, timeout, connect_timeout, max_concurrency, headers, bearer_token_file}
-    evaluation:   {interval, mode: auto|rules|direct, batch_size}
+    evaluation:   {interval, mode: auto|rules|direct, batch_size, long_windows: oneshot|incremental}
     specs:        {path, default_period, windows_path, watch_interval}
     server:       {listen, max_body_bytes, admin_token_file}
     store:        {path}
@@ -152,6 +152,9 @@ class Config:
     batch_size: int = 10
     """SLOs evaluated directly in one query at most (fewer when that leaves the backend's
     concurrency unused)."""
+    long_windows: str = "oneshot"
+    """Direct mode's windows of a day and more: one query over the whole window each cycle
+    (oneshot), or summed from hourly buckets fetched once (incremental)."""
     specs: SpecsConfig = field(default_factory=SpecsConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -358,7 +361,9 @@ def parse_config(
         ),
     )
     headers = prom.string_map("headers")
-    evaluation = root.section("evaluation", frozenset({"interval", "mode", "batch_size"}))
+    evaluation = root.section(
+        "evaluation", frozenset({"interval", "mode", "batch_size", "long_windows"})
+    )
     interval = evaluation.duration("interval", 30.0)
     specs = root.section(
         "specs", frozenset({"path", "default_period", "windows_path", "watch_interval"})
@@ -385,6 +390,9 @@ def parse_config(
         interval=interval,
         mode=evaluation.get("mode", str, "auto", _one_of_values(("auto", "rules", "direct"))),
         batch_size=evaluation.get("batch_size", int, 10, _positive),
+        long_windows=evaluation.get(
+            "long_windows", str, "oneshot", _one_of_values(("oneshot", "incremental"))
+        ),
         specs=SpecsConfig(
             path=specs.get("path", str, ""),
             default_period=specs.duration("default_period", 30 * 86_400),

@@ -91,6 +91,7 @@ class Engine:
             mode=Mode(config.mode),
             concurrency=config.prometheus.max_concurrency,
             batch_size=config.batch_size,
+            long_windows=config.long_windows == "incremental",
         )
         self.slos: tuple[SLO, ...] = ()
         self.snapshot = Snapshot.empty(())
