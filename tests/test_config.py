@@ -62,6 +62,7 @@ policy:
         ),
         ("prometheus: {max_concurrency: many}", r"prometheus.max_concurrency: expected int"),
         ("evaluation: {batch_size: 0}", r"evaluation.batch_size: must be positive"),
+        ("evaluation: {long_windows: summed}", r"evaluation.long_windows: .*incremental"),
         ("[1, 2", r"not valid YAML"),
     ],
 )
@@ -75,3 +76,8 @@ def test_command_line_overrides_are_checked_like_the_file() -> None:
     assert config.interval == 5
     with pytest.raises(ConfigError, match=r"evaluation\.interval"):
         parse_config("", overrides={"evaluation.interval": "soon"})
+
+
+def test_long_windows_are_one_shot_unless_asked() -> None:
+    assert parse_config("").long_windows == "oneshot"
+    assert parse_config("evaluation: {long_windows: incremental}").long_windows == "incremental"

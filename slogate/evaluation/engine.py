@@ -139,6 +139,7 @@ class Engine:
             self.config = new
             self.evaluator.mode = Mode(new.mode)
             self.evaluator.batch_size = new.batch_size
+            self.evaluator.sum_long_windows(new.long_windows == "incremental")
             result = ReloadResult(True, self.clock(), "config loaded")
         self.last_config_reload = result
         return result

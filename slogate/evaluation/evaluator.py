@@ -83,15 +83,21 @@ class Evaluator:
         self._plan: tuple[int, tuple[SLO, ...], tuple[bool, ...], list[Batch]] = (0, (), (), [])
         """The last cycle's batches and their query texts, for the batch size and the very
         SLO objects they were built for (a reload makes new ones)."""
-        self.long = (
-            LongWindows(backend, batch_size=batch_size, concurrency=concurrency)
-            if long_windows
-            else None
-        )
+        self.long: LongWindows | None = None
         """Where long windows are summed from hourly buckets (direct mode), their buckets."""
+        self.sum_long_windows(long_windows)
         self.last_cost = CycleCost()
         """Where the last cycle's time went."""
         self._building = 0.0
+
+    def sum_long_windows(self, on: bool) -> None:
+        """Sum direct mode's long windows from hourly buckets (on), or query them whole."""
+        if not on:
+            self.long = None
+        elif self.long is None:
+            self.long = LongWindows(
+                self.backend, batch_size=self.batch_size, concurrency=self.concurrency
+            )
 
     async def _query(self, expr: str, at: float, **attributes: Any) -> list[Sample]:
         """One backend query, traced (query, window, outcome) when tracing is on."""

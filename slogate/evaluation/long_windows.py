@@ -168,7 +168,7 @@ class LongWindows:
 
     def ready(self, slo: SLO, at: float) -> bool:
         """Whether `slo`'s buckets reach the edge before the last one at `at`."""
-        found = self._buckets.get(slo.sli)  # type: ignore[arg-type]
+        found = self._buckets.get(slo.sli) if isinstance(slo.sli, EventsSLI) else None
         return found is not None and found.next > edge_index(last_edge(at)) - 1
 
     async def top_up(self, slos: Iterable[SLO], at: float) -> tuple[int, int]:
