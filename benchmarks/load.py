@@ -8,8 +8,9 @@
 - The baseline is the smallest aiohttp app answering the same size of JSON, nothing else.
 - Load comes from wrk (Debian's package) on loopback: requests/s, p50 and p99 latency,
   errors (non-2xx and socket errors), and slogate's RSS before and after each run.
-- `--with-evaluation`: gate latency for a service of 20 SLOs while 1,000-SLO evaluation cycles run
-  back to back in the same process, in direct mode (100 queries of 10 SLOs a cycle) and in rules mode
+- `--with-evaluation`: gate latency for a service of 20 SLOs while 1,000-SLO (`--slos`) evaluation
+  cycles run back to back in the same process, in direct mode (100 queries of 10 SLOs a cycle),
+  direct with long windows summed from hourly buckets (`long_windows: incremental`) and in rules mode
   (Sloth's recording rules loaded: 8 queries a cycle), each against the same slogate idle between
   cycles (for rules mode, idle with the rules loaded, which Prometheus evaluates on its own). Prometheus shares the 2 cores: in direct mode it is busy computing 1,000 SLOs' ratios
   over 30 days the whole time, which no gate design can hide on this machine.
@@ -125,11 +126,14 @@ def start_slogate(
     *,
     port: int = 0,
     reuse_port: bool = False,
+    long_windows: str = "oneshot",
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = port or free_port()
     name = f"slogate-{port}-{len(list(workdir.glob('slogate-*.yaml')))}"
     config = workdir / f"{name}.yaml"
-    config.write_text(f"evaluation: {{mode: {mode}}}\nprometheus: {{timeout: 60s}}\n")
+    config.write_text(
+        f"evaluation: {{mode: {mode}, long_windows: {long_windows}}}\nprometheus: {{timeout: 60s}}\n"
+    )
     launcher = ["-c", REUSE_PORT_SLOGATE] if reuse_port else ["-m", "slogate.cli"]
     process = subprocess.Popen(
         [
@@ -254,20 +258,22 @@ def loop_lag(exposition: str) -> dict[str, float]:
     return {"late": 1 - buckets[0.01] / total, "max_lag": latest}
 
 
-def under_evaluation(duration: int) -> dict[str, dict[str, float]]:
+def under_evaluation(duration: int, slos: int) -> dict[str, dict[str, float]]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import scale
 
     workdir = scale.BENCH / "load-eval"
     workdir.mkdir(parents=True, exist_ok=True)
-    prometheus, specs = scale.prepare(workdir, 50, 1000)
+    prometheus, specs = scale.prepare(workdir, 50, slos)
     prometheus.start()
     results = {}
 
-    def measure(label: str, interval: str, mode: str) -> None:
+    def measure(label: str, interval: str, mode: str, long_windows: str = "oneshot") -> None:
         # Not in the cached work dir: each run's audit trail is gigabytes.
         own = Path(tempfile.mkdtemp(prefix="slogate-load-"))
-        slogate, url = start_slogate(prometheus.url, specs, own, interval, mode=mode)
+        slogate, url = start_slogate(
+            prometheus.url, specs, own, interval, mode=mode, long_windows=long_windows
+        )
         try:
             results[label] = wrk(f"{url}/v1/gate?service=svc001", 64, duration)
             exposition = httpx.get(f"{url}/metrics", timeout=30).text
@@ -284,12 +290,11 @@ def under_evaluation(duration: int) -> dict[str, dict[str, float]]:
     try:
         measure("idle", "1h", "direct")
         measure("direct", "1s", "direct")
+        measure("incremental", "1s", "direct", "incremental")
         # Prometheus evaluating 8,000 recording rules takes CPU of its own: the rules-mode
         # baseline is an idle slogate with those rules loaded.
-        prometheus.rule_files = [scale.write_rules(workdir, specs)]
-        prometheus.prepare()
-        prometheus.reload()
-        scale.wait_for_rules(prometheus, 1000)
+        scale.reload_rules(prometheus, scale.write_rules(workdir, specs))
+        scale.wait_for_rules(prometheus, slos)
         measure("idle-rules", "1h", "rules")
         measure("rules", "1s", "rules")
     finally:
@@ -302,6 +307,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--concurrency", default="16,64,256")
     parser.add_argument("--with-evaluation", action="store_true")
+    parser.add_argument("--slos", type=int, default=1000, help="SLOs loaded for --*-evaluation")
     parser.add_argument(
         "--only-evaluation", action="store_true", help="skip the gate vs bare handler runs"
     )
@@ -336,9 +342,10 @@ def main() -> int:
             )
         print("(p50/p99 columns: bare/slogate)")
     if args.with_evaluation or args.only_evaluation:
-        results = under_evaluation(args.duration)
+        results = under_evaluation(args.duration, args.slos)
         print(
-            f"\ngate at c=64, 1,000 SLOs loaded, for a service of 20 SLOs ({args.duration} s each):"
+            f"\ngate at c=64, {args.slos:,} SLOs loaded, for a service of {args.slos // 50} SLOs"
+            f" ({args.duration} s each):"
         )
         print(
             f"{'cycles':<24} {'rps':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99 / idle':>11} {'errors':>7}"
@@ -347,6 +354,7 @@ def main() -> int:
         for label, title, baseline in (
             ("idle", "none (idle)", "idle"),
             ("direct", "direct, back to back", "idle"),
+            ("incremental", "direct, long incremental", "idle"),
             ("idle-rules", "none, rules loaded", "idle-rules"),
             ("rules", "rules, back to back", "idle-rules"),
         ):

@@ -6,12 +6,16 @@ separate processes so that peak RSS is each run's own:
 
 - slogate direct mode: one query per batch of SLOs (up to 10) for their 8 windows, 16 queries
   at a time over a keep-alive pool;
+- slogate direct mode with long windows (1d, 3d, 30d) summed from hourly buckets fetched once
+  (`evaluation.long_windows: incremental`), against the one-shot direct figures;
 - slogate rules mode: Sloth's recording rules loaded into that Prometheus, one query per window;
 - slo-generator 2.6.0 (its own venv) computing the same SLOs with a 4-step policy (1h, 6h, 1d, 3d),
   one query per SLO per step, a new connection each time.
 
 It checks that slogate and slo-generator report the same burn rates, and prints times as ratios
-against slo-generator measured in the same run (absolute times drift on a shared machine).
+against slo-generator measured in the same run (absolute times drift on a shared machine), then
+each slogate run's cycle against Prometheus' own evaluation time for its queries (`stats=all`)
+and the parts of slogate's share (decoding, building statuses, building the snapshot).
 
     python benchmarks/scale.py [--sizes 10,100,500,1000] [--services 50] [--cycles 3]
 
@@ -147,6 +151,19 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
+def cycle_costs(evaluator: Any, durations: list[float]) -> dict[str, Any]:
+    """The first cycle's time (incremental long windows fetch their buckets in it) and where the
+    last cycle's time went, Prometheus' own evaluation time (`stats=all`) first."""
+    cost = evaluator.last_cost
+    return {
+        "first_cycle_s": durations[0],
+        "prometheus_s": cost.backend,
+        "decoding_s": cost.decoding,
+        "building_s": cost.building,
+        "snapshot_s": cost.snapshot,
+    }
+
+
 async def slogate_worker(url: str, specs: Path, n: int, mode: str, cycles: int) -> dict[str, Any]:
     from slogate.evaluation.evaluator import Evaluator, Mode
     from slogate.evaluation.prometheus import PrometheusClient
@@ -158,8 +175,11 @@ async def slogate_worker(url: str, specs: Path, n: int, mode: str, cycles: int) 
     slos = tuple(s for s in found.slos if s.name in wanted)
     assert len(slos) == n
     durations, cpu = [], []
-    async with PrometheusClient(url, timeout=60, max_concurrency=16) as client:
-        evaluator = Evaluator(client, mode=Mode(mode))
+    incremental = mode == "incremental"
+    async with PrometheusClient(url, timeout=120, max_concurrency=16, stats=True) as client:
+        evaluator = Evaluator(
+            client, mode=Mode.DIRECT if incremental else Mode(mode), long_windows=incremental
+        )
         snapshot = None
         for _ in range(cycles):
             started, cpu_started = time.perf_counter(), time.process_time()
@@ -181,6 +201,7 @@ async def slogate_worker(url: str, specs: Path, n: int, mode: str, cycles: int) 
         "cpu_s": statistics.median(cpu),
         **prometheus,
         "burn": burn,
+        **cycle_costs(evaluator, durations),
     }
 
 
@@ -395,7 +416,8 @@ def main() -> int:
 
     if args.report_only:
         saved = json.loads(RESULTS.read_text())
-        return report({int(n): runs for n, runs in saved.items()})
+        saved_rows = {int(n): runs for n, runs in saved.items()}
+        return report(saved_rows) | report_costs(saved_rows)
     sizes = [int(s) for s in args.sizes.split(",")]
     workdir = BENCH / f"scale-{args.services}"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -419,7 +441,10 @@ def main() -> int:
                         json.dumps(STEPS),
                     ]
                 )
-            save(rows, f"N={n}: direct and slo-generator measured")
+            rows[n]["incremental"] = slogate_run(
+                prometheus.url, specs, n, "incremental", args.cycles
+            )
+            save(rows, f"N={n}: direct, incremental and slo-generator measured")
         reload_rules(prometheus, write_rules(workdir, specs))
         print("recording rules loaded; waiting for their first evaluation ...", flush=True)
         wait_for_rules(prometheus, max(sizes))
@@ -428,7 +453,7 @@ def main() -> int:
             save(rows, f"N={n}: rules measured")
     finally:
         prometheus.stop()
-    return report(rows)
+    return report(rows) | report_costs(rows)
 
 
 RESULTS = BENCH / "scale-results.json"
@@ -492,6 +517,48 @@ def report(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
             problems.append(f"N={n}: only {runs['rules']['from_rules']} SLOs read from rules")
         if runs["direct"]["failed"]:
             problems.append(f"N={n}: {runs['direct']['failed']} direct queries failed")
+    for problem in problems:
+        print("PROBLEM:", problem)
+    return 1 if problems else 0
+
+
+def report_costs(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
+    """Where slogate's cycles went: Prometheus' own evaluation time against the cycle, the
+    ratio of the two, the parts of slogate's share, and direct mode with long windows summed
+    from hourly buckets against the one-shot queries (burn rates within 1%). Non-zero when the
+    incremental figures stray from the one-shot ones by more than 1%."""
+    print()
+    print(
+        f"{'N':>6} {'mode':<12} {'cycle s':>8} {'first s':>8} {'prom s':>7} {'cycle/prom':>10}"
+        f" {'decode s':>9} {'build s':>8} {'snap s':>7} {'RSS MB':>7}"
+    )
+    problems = []
+    for n, runs in rows.items():
+        for mode in ("direct", "incremental", "rules"):
+            run = runs.get(mode)
+            if run is None or "prometheus_s" not in run:
+                continue
+            prom = run["prometheus_s"]
+            ratio = f"{run['cycle_s'] / prom:.2f}" if prom > 0 else "-"
+            print(
+                f"{n:>6} {mode:<12} {run['cycle_s']:>8.3f} {run['first_cycle_s']:>8.3f} {prom:>7.3f}"
+                f" {ratio:>10} {run['decoding_s']:>9.3f} {run['building_s']:>8.3f}"
+                f" {run['snapshot_s']:>7.3f} {run['rss_mb']:>7.1f}"
+            )
+        if "incremental" in runs and "direct" in runs:
+            ours, theirs = runs["incremental"]["burn"], runs["direct"]["burn"]
+            far = [
+                f"N={n} {name} {step}: incremental {ours[name][step]}, one-shot {value}"
+                for name, steps in theirs.items()
+                for step, value in steps.items()
+                if value and abs(ours[name][step] / value - 1) > 0.01
+            ]
+            speedup = runs["direct"]["cycle_s"] / runs["incremental"]["cycle_s"]
+            print(
+                f"{'':>6} incremental vs one-shot: {speedup:.1f}x faster a cycle;"
+                f" {len(far)} of {sum(map(len, theirs.values()))} burn rates 1h/6h/1d/3d off by >1%"
+            )
+            problems += far[:5]
     for problem in problems:
         print("PROBLEM:", problem)
     return 1 if problems else 0

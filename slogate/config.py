@@ -10,7 +10,7 @@ and the values the rest of slogate reads. msgspec's errors are reworded into slo
 
     prometheus:   {url, timeout, connect_timeout, max_concurrency, headers, bearer_token_file,
                    flavor: prometheus|thanos|mimir|victoriametrics}
-    evaluation:   {interval, mode: auto|rules|direct, batch_size}
+    evaluation:   {interval, mode: auto|rules|direct, batch_size, long_windows: oneshot|incremental}
     specs:        {path, default_period, windows_path, watch_interval}
     server:       {listen, max_body_bytes, admin_token_file}
     store:        {path}
@@ -89,6 +89,9 @@ class EvaluationConfig(Section, frozen=True, kw_only=True):
     batch_size: Positive = 10
     """SLOs evaluated directly in one query at most (fewer when that leaves the backend's
     concurrency unused)."""
+    long_windows: Literal["oneshot", "incremental"] = "oneshot"
+    """Direct mode's windows of a day and more: one query over the whole window each cycle
+    (oneshot), or summed from hourly buckets fetched once (incremental)."""
 
 
 class SpecsConfig(Section, frozen=True, kw_only=True):
@@ -318,6 +321,10 @@ class Config:
     @property
     def batch_size(self) -> int:
         return self.evaluation.batch_size
+
+    @property
+    def long_windows(self) -> str:
+        return self.evaluation.long_windows
 
 
 # --- parsing ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from slogate.core.policy import Policy, ReasonCode, freshness_reason
 from slogate.errors import BackendError, DegradedDataError
 from slogate.evaluation.evaluator import Evaluator, Mode
 from slogate.evaluation.flavors import Flavor, query_params
-from slogate.evaluation.prometheus import PrometheusClient, parse_response
+from slogate.evaluation.prometheus import PrometheusClient
 from slogate.evaluation.queries import SLO_LABEL, WINDOW_LABEL
 from tests.factories import make_slo
 
@@ -87,10 +87,16 @@ async def test_thanos_queries_ask_for_no_partial_response() -> None:
     assert forms[0]["time"] == ["1764633600.000"] and forms[0]["query"] == ["up"]
 
 
-def test_a_partial_response_is_degraded_data_not_figures() -> None:
-    with pytest.raises(DegradedDataError, match=r"^degraded data: receive series from Addr"):
-        parse_response(THANOS_PARTIAL)
-    [sample] = parse_response(PROMETHEUS_INFO)
+async def test_a_partial_response_is_degraded_data_not_figures() -> None:
+    answers = iter([THANOS_PARTIAL, PROMETHEUS_INFO])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=next(answers))
+
+    async with client("http://thanos-query:9090", handler, Flavor.THANOS) as thanos:
+        with pytest.raises(DegradedDataError, match=r"^degraded data: receive series from Addr"):
+            await thanos.query("up", at=1.0)
+        [sample] = await thanos.query("up", at=1.0)
     assert sample.value == 0.5
 
 

@@ -67,6 +67,7 @@ policy:
         ),
         ("prometheus: {max_concurrency: many}", r"prometheus.max_concurrency: expected int"),
         ("evaluation: {batch_size: 0}", r"evaluation.batch_size: must be positive"),
+        ("evaluation: {long_windows: summed}", r"evaluation.long_windows: .*incremental"),
         ("[1, 2", r"not valid YAML"),
     ],
 )
@@ -144,3 +145,8 @@ def test_the_schema_agrees_with_the_parser(text: str, valid: bool) -> None:
     else:
         with pytest.raises(ConfigError):
             parse_config(text)
+
+
+def test_long_windows_are_one_shot_unless_asked() -> None:
+    assert parse_config("").long_windows == "oneshot"
+    assert parse_config("evaluation: {long_windows: incremental}").long_windows == "incremental"

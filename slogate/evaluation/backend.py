@@ -1,4 +1,5 @@
-"""What the evaluator needs of a metric backend: instant queries at a pinned time, as samples.
+"""What the evaluator needs of a metric backend: instant queries at a pinned time, as samples,
+and range queries (for incremental long windows), with what they cost.
 
 The Prometheus HTTP API client (`prometheus`) is one implementation; tests pass others.
 """
@@ -6,9 +7,11 @@ The Prometheus HTTP API client (`prometheus`) is one implementation; tests pass 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
+
+from slogate.evaluation.costs import QueryCosts
 
 
 class Sample(NamedTuple):
@@ -18,13 +21,26 @@ class Sample(NamedTuple):
     value: float
 
 
+class Series(NamedTuple):
+    """One series of a range query's answer: (unix time, value) at each step it has a value."""
+
+    labels: Mapping[str, str]
+    points: Sequence[tuple[float, float]]
+
+
 NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
 
 class QueryBackend(Protocol):
     """What the evaluator needs of a metric backend."""
 
+    costs: QueryCosts
+
     async def query(self, expr: str, at: float) -> list[Sample]: ...
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[Series]: ...
 
 
 def single_value(samples: list[Sample]) -> float | None:

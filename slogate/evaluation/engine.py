@@ -91,6 +91,7 @@ class Engine:
             mode=Mode(config.mode),
             concurrency=config.prometheus.max_concurrency,
             batch_size=config.batch_size,
+            long_windows=config.long_windows == "incremental",
         )
         self.slos: tuple[SLO, ...] = ()
         self.snapshot = Snapshot.empty(())
@@ -138,6 +139,7 @@ class Engine:
             self.config = new
             self.evaluator.mode = Mode(new.mode)
             self.evaluator.batch_size = new.batch_size
+            self.evaluator.sum_long_windows(new.long_windows == "incremental")
             result = ReloadResult(True, self.clock(), "config loaded")
         self.last_config_reload = result
         return result

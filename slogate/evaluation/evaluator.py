@@ -19,21 +19,29 @@ import asyncio
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from slogate.conventions import WINDOW_PLACEHOLDER
 from slogate.core.budget import clean_ratio
 from slogate.core.durations import format_duration
 from slogate.core.model import SLO, EventsSLI
 from slogate.core.snapshot import SLOStatus, Snapshot
 from slogate.errors import BackendError, QueryError
 from slogate.evaluation.backend import QueryBackend, Sample, single_value
+from slogate.evaluation.costs import CycleCost
+from slogate.evaluation.long_windows import Counts, LongWindows, long_windows
 from slogate.evaluation.queries import (
+    ERRORS,
     SLO_LABEL,
+    TOTAL,
     WINDOW_LABEL,
-    batch_query,
+    counts_query,
     recorded_ratios_query,
+    tag_batch,
     traffic_query,
+    windows_query,
 )
 from slogate.telemetry.tracing import set_attributes, span
 
@@ -45,9 +53,6 @@ Recorded = Mapping[float, Mapping[str, float | None]]
 
 Direct = tuple[list[SLOStatus], int, int]
 """New statuses, and how many queries were sent and how many of them failed."""
-
-Batch = tuple[tuple[SLO, ...], str]
-"""SLOs queried together, and their query."""
 
 
 class Mode(StrEnum):
@@ -65,6 +70,7 @@ class Evaluator:
         mode: Mode = Mode.AUTO,
         concurrency: int = 16,
         batch_size: int = 10,
+        long_windows: bool = False,
     ) -> None:
         self.backend = backend
         self.clock = clock
@@ -74,9 +80,24 @@ class Evaluator:
         thousands never floods the event loop the gate answers on."""
         self.batch_size = batch_size
         """SLOs in one direct query at most."""
-        self._plan: tuple[int, tuple[SLO, ...], list[Batch]] = (0, (), [])
+        self._plan: tuple[int, tuple[SLO, ...], tuple[bool, ...], list[Batch]] = (0, (), (), [])
         """The last cycle's batches and their query texts, for the batch size and the very
         SLO objects they were built for (a reload makes new ones)."""
+        self.long: LongWindows | None = None
+        """Where long windows are summed from hourly buckets (direct mode), their buckets."""
+        self.sum_long_windows(long_windows)
+        self.last_cost = CycleCost()
+        """Where the last cycle's time went."""
+        self._building = 0.0
+
+    def sum_long_windows(self, on: bool) -> None:
+        """Sum direct mode's long windows from hourly buckets (on), or query them whole."""
+        if not on:
+            self.long = None
+        elif self.long is None:
+            self.long = LongWindows(
+                self.backend, batch_size=self.batch_size, concurrency=self.concurrency
+            )
 
     async def _query(self, expr: str, at: float, **attributes: Any) -> list[Sample]:
         """One backend query, traced (query, window, outcome) when tracing is on."""
@@ -127,35 +148,41 @@ class Evaluator:
                 recorded[window] = result
         return recorded, failed
 
-    def _batches(self, slos: Sequence[SLO]) -> list[Batch]:
+    def _batches(self, slos: Sequence[SLO], at: float) -> list[Batch]:
         """`slos` in batches of at most `batch_size`, smaller when that keeps every worker
-        busy (30 SLOs go as 15 queries of 2, not 3 of 10); built again only when the SLOs or
-        the size change."""
+        busy (30 SLOs go as 15 queries of 2, not 3 of 10); built again only when the SLOs, the
+        size or which SLOs have their long windows summed from buckets change."""
         size = max(1, min(self.batch_size, math.ceil(len(slos) / self.concurrency)))
-        built_size, built_for, batches = self._plan
+        long = self.long
+        summed = tuple(long is not None and long.ready(slo, at) for slo in slos)
+        built_size, built_for, built_summed, batches = self._plan
         same = len(built_for) == len(slos) and all(
             a is b for a, b in zip(built_for, slos, strict=True)
         )
-        if size != built_size or not same:
-            groups = [tuple(slos[n : n + size]) for n in range(0, len(slos), size)]
-            batches = [(group, batch_query(group)) for group in groups]
-            self._plan = (size, tuple(slos), batches)
+        if size != built_size or not same or summed != built_summed:
+            batches = [
+                Batch.of(slos[n : n + size], summed[n : n + size])
+                for n in range(0, len(slos), size)
+            ]
+            self._plan = (size, tuple(slos), summed, batches)
         return batches
 
     async def _direct(self, batch: Batch, known: Mapping[str, SLOStatus], at: float) -> Direct:
         """New statuses of the batch's SLOs from its one query."""
-        slos, query = batch
+        slos = batch.slos
         if len(slos) == 1:
             attributes: dict[str, Any] = {"slogate.slo": slos[0].id}
         else:
             attributes = {"slogate.slos": [slo.id for slo in slos]}
+        head = LongWindows.head(at)
         try:
-            samples = await self._query(query, at, **attributes)
+            samples = await self._query(batch.text(head), at, **attributes)
         except BackendError as exc:
             if isinstance(exc, QueryError) and len(slos) > 1:  # maybe one SLO's doing
-                alone = [await self._direct(((s,), batch_query((s,))), known, at) for s in slos]
+                alone = [await self._direct(one, known, at) for one in batch.alone()]
                 return _combine([([], 1, 1), *alone])
             return [_failed(slo, known.get(slo.id), str(exc), at) for slo in slos], 1, 1
+        started = time.perf_counter()
         by_slo: list[dict[str, list[Sample]]] = [{} for _ in slos]
         for sample in samples:
             index = sample.labels.get(SLO_LABEL, "0") if len(slos) > 1 else "0"
@@ -164,12 +191,17 @@ class Evaluator:
                 by_slo[int(index)].setdefault(window, []).append(sample)
         statuses, sent, failed = [], 1, 0
         incomplete: list[tuple[SLO, dict[float, float | None], list[float]]] = []
-        for slo, by_window in zip(slos, by_slo, strict=True):
-            ratios, empty = _answered_ratios(slo, by_window)
+        for slo, summed, by_window in zip(slos, batch.summed, by_slo, strict=True):
+            ratios, empty = _answered_ratios(slo, by_window, summed)
+            if summed:
+                assert self.long is not None
+                ratios.update(self.long.ratios(slo, at, _head_counts(by_window, head)))
+                ratios = {w: ratios[w] for w in slo.windows.windows if w in ratios}
             if empty:
                 incomplete.append((slo, ratios, empty))
             else:
                 statuses.append(SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at))
+        self._building += time.perf_counter() - started
         if not incomplete:
             return statuses, sent, failed
         completed = await asyncio.gather(
@@ -191,7 +223,7 @@ class Evaluator:
         self, slos: Sequence[SLO], known: Mapping[str, SLOStatus], at: float
     ) -> Direct:
         """`_direct` for every batch, `concurrency` at a time (workers, not a task per batch)."""
-        batches = self._batches(slos)
+        batches = self._batches(slos, at)
         results: list[Direct] = []
         queue = iter(batches)
 
@@ -235,7 +267,8 @@ class Evaluator:
     async def _evaluate(
         self, slos: Sequence[SLO], previous: Snapshot | None, at: float
     ) -> Snapshot:
-        started = time.perf_counter()
+        started, costs = time.perf_counter(), self.backend.costs.copy()
+        self._building = 0.0
         known = previous.statuses if previous is not None else {}
         statuses: dict[str, SLOStatus] = {}
         queries = failed = 0
@@ -243,11 +276,15 @@ class Evaluator:
             windows = sorted({w for slo in slos for w in slo.windows.windows})
             recorded, failed = await self._recorded(windows, at)
             queries += len(windows)
+            building = time.perf_counter()
             for n, slo in enumerate(slos, 1):
                 if (status := self._from_rules(slo, recorded, at)) is not None:
                     statuses[slo.id] = status
                 if n % YIELD_EVERY == 0:
+                    self._building += time.perf_counter() - building
                     await asyncio.sleep(0)  # let gate requests in between
+                    building = time.perf_counter()
+            self._building += time.perf_counter() - building
         from_rules = len(statuses)
         direct = [s for s in slos if s.id not in statuses]
         if self.mode is Mode.RULES:
@@ -255,37 +292,96 @@ class Evaluator:
             for slo in direct:
                 statuses[slo.id] = _failed(slo, known.get(slo.id), message, at)
             direct = []
+        if self.long is not None and direct:
+            sent, failures = await self.long.top_up(direct, at)
+            queries, failed = queries + sent, failed + failures
         direct_statuses, sent, failures = await self._all_direct(direct, known, at)
         for status in direct_statuses:
             statuses[status.slo.id] = status
         queries += sent
         failed += failures
-        return Snapshot(
+        swapping = time.perf_counter()
+        snapshot = Snapshot(
             {slo.id: statuses[slo.id] for slo in slos},
             taken_at=at,
             cycle=(previous.cycle + 1) if previous is not None else 1,
-            duration=time.perf_counter() - started,
+            duration=swapping - started,
             queries=queries,
             failed_queries=failed,
             from_rules=from_rules,
         )
+        finished = time.perf_counter()
+        self.last_cost = CycleCost.of(
+            costs,
+            self.backend.costs,
+            total=finished - started,
+            building=self._building,
+            snapshot=finished - swapping,
+        )
+        return snapshot
 
 
 def _answered_ratios(
-    slo: SLO, by_window: Mapping[str, list[Sample]]
+    slo: SLO, by_window: Mapping[str, list[Sample]], summed: bool
 ) -> tuple[dict[float, float | None], list[float]]:
-    """Each window's error ratio from the SLO's answered series, and the windows of an events
-    SLI that came back empty (no error series: a traffic query tells 0 from no data)."""
+    """Each queried window's error ratio from the SLO's answered series, and the windows of an
+    events SLI that came back empty (no error series: a traffic query tells 0 from no data)."""
     ratios: dict[float, float | None] = {}
     empty: list[float] = []
     events = isinstance(slo.sli, EventsSLI)
-    for window in slo.windows.windows:
+    for window in _queried(slo, summed):
         samples = by_window.get(format_duration(window))
         if samples or not events:
             ratios[window] = clean_ratio(single_value(samples or []))
         else:
             empty.append(window)
     return ratios, empty
+
+
+def _queried(slo: SLO, summed: bool) -> tuple[float, ...]:
+    """The windows of `slo` a direct query asks for: all, or the short ones when the long ones
+    are summed from buckets."""
+    if not summed:
+        return slo.windows.windows
+    long = long_windows(slo)
+    return tuple(w for w in slo.windows.windows if w not in long)
+
+
+def _head_counts(by_window: Mapping[str, list[Sample]], head: float) -> Counts:
+    """The events over the last `head` seconds, from the rates of `counts_query`'s series."""
+    errors, total = (single_value(by_window.get(part, [])) for part in (ERRORS, TOTAL))
+    return Counts((errors or 0.0) * head, (total or 0.0) * head)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """SLOs queried together, whether each has its long windows summed from buckets, and their
+    query's text split where the head's length goes."""
+
+    slos: tuple[SLO, ...]
+    summed: tuple[bool, ...]
+    pieces: tuple[str, ...]
+
+    @classmethod
+    def of(cls, slos: Sequence[SLO], summed: Sequence[bool]) -> Batch:
+        queries = []
+        for slo, sum_long in zip(slos, summed, strict=True):
+            query = windows_query(slo, _queried(slo, sum_long))
+            if sum_long:
+                assert isinstance(slo.sli, EventsSLI)
+                query += "\nor\n" + counts_query(slo.sli, "{{.window}}")
+            queries.append(query)
+        return cls(tuple(slos), tuple(summed), tuple(WINDOW_PLACEHOLDER.split(tag_batch(queries))))
+
+    def text(self, head: float) -> str:
+        """The query, with the head's length (for SLOs whose long windows are summed)."""
+        return format_duration(head).join(self.pieces)
+
+    def alone(self) -> list[Batch]:
+        """Each SLO as a batch of its own."""
+        return [
+            Batch.of((slo,), (summed,)) for slo, summed in zip(self.slos, self.summed, strict=True)
+        ]
 
 
 def _combine(results: Sequence[Direct]) -> Direct:

@@ -15,10 +15,9 @@ store that failed) is degraded data: see `degraded`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
 
 
 class Flavor(StrEnum):
@@ -44,14 +43,11 @@ def query_params(flavor: Flavor) -> Mapping[str, str]:
     return QUERY_PARAMS.get(flavor, MappingProxyType({}))
 
 
-def degraded(payload: Mapping[str, Any]) -> list[str]:
+def degraded(warnings: Sequence[str]) -> list[str]:
     """The warnings of a successful answer that say its data may be incomplete.
 
     Thanos answers `"status": "success"` with `warnings` when it left out a store (partial
     response) and Prometheus when a remote-read store failed: the figures may miss series, so
     an error ratio built on them could look healthier than it is. Only Prometheus' own
     `PromQL info:` notes are not about the data."""
-    warnings = payload.get("warnings")
-    if not isinstance(warnings, list):
-        return []
-    return [str(w) for w in warnings if not str(w).startswith(INFO_PREFIX)]
+    return [w for w in warnings if not w.startswith(INFO_PREFIX)]

@@ -28,29 +28,48 @@ def error_ratio_query(slo: SLO, window: float) -> str:
 WINDOW_LABEL = "slogate_window"
 
 
-def windows_query(slo: SLO) -> str:
-    """Every window's error ratio of `slo` in one query; each series carries its window in the
-    `slogate_window` label (distinct per window, so `or` keeps them all)."""
+def tagged(expr: str, label: str, value: str) -> str:
+    """`expr` with `label` set to `value` on each of its series."""
+    return f'label_replace({expr}, "{label}", "{value}", "", "")'
+
+
+def windows_query(slo: SLO, windows: Sequence[float] | None = None) -> str:
+    """Every window's error ratio of `slo` (or of `windows`) in one query; each series carries
+    its window in the `slogate_window` label (distinct per window, so `or` keeps them all)."""
     return "\nor\n".join(
-        f'label_replace({error_ratio_query(slo, w)}, "{WINDOW_LABEL}", "{format_duration(w)}",'
-        ' "", "")'
-        for w in slo.windows.windows
+        tagged(error_ratio_query(slo, w), WINDOW_LABEL, format_duration(w))
+        for w in (slo.windows.windows if windows is None else windows)
+    )
+
+
+ERRORS, TOTAL = "errors", "total"
+"""`slogate_window` of `counts_query`'s two series."""
+
+
+def counts_query(sli: EventsSLI, window: str) -> str:
+    """The SLI's error and total queries over `window` (rendered as is: `{{.window}}` stays for
+    a later render), tagged `errors` and `total` in the `slogate_window` label."""
+    return "\nor\n".join(
+        tagged(f"({render_window(query, window)})", WINDOW_LABEL, part)
+        for query, part in ((sli.error_query, ERRORS), (sli.total_query, TOTAL))
     )
 
 
 SLO_LABEL = "slogate_slo"
 
 
+def tag_batch(queries: Sequence[str]) -> str:
+    """Several SLOs' queries in one; each series carries its query's index in the `slogate_slo`
+    label (an index, not the SLO's name: nothing but numbers and the specs' own PromQL goes
+    into the query). One query is itself."""
+    if len(queries) == 1:
+        return queries[0]
+    return "\nor\n".join(tagged(query, SLO_LABEL, str(n)) for n, query in enumerate(queries))
+
+
 def batch_query(slos: Sequence[SLO]) -> str:
-    """`windows_query` of several SLOs in one query; each series carries its SLO's index in
-    `slos` in the `slogate_slo` label (an index, not the SLO's name: nothing but numbers and
-    the specs' own PromQL goes into the query). One SLO is its plain `windows_query`."""
-    if len(slos) == 1:
-        return windows_query(slos[0])
-    return "\nor\n".join(
-        f'label_replace({windows_query(slo)}, "{SLO_LABEL}", "{n}", "", "")'
-        for n, slo in enumerate(slos)
-    )
+    """`windows_query` of several SLOs in one query, tagged by `tag_batch`."""
+    return tag_batch([windows_query(slo) for slo in slos])
 
 
 def traffic_query(sli: EventsSLI, window: float) -> str:
