@@ -7,6 +7,7 @@ SlogateError
 ├── ConfigError          slogate's own config file is invalid (file and key)
 ├── BackendError         the metric backend could not answer a query
 └── StoreError           the durable store could not read or write
+    └── StaleOverridesError  a decision made on overrides another replica has since changed
 """
 
 from __future__ import annotations
@@ -54,3 +55,8 @@ class QueryError(BackendError):
 
 class StoreError(SlogateError):
     """The durable store failed to read or write."""
+
+
+class StaleOverridesError(StoreError):
+    """A decision made on freezes and exemptions older than the store's (another replica changed
+    them): not recorded; decide again on the current ones."""
