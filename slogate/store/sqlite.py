@@ -554,7 +554,9 @@ class SQLiteStore:
                     opened.add(incident_key(incident.doc))
             resolved: set[IncidentKey] = set()
             for key in change.resolved:
-                cursor = conn.execute("DELETE FROM incidents WHERE slo_id = ? AND severity = ?", key)
+                cursor = conn.execute(
+                    "DELETE FROM incidents WHERE slo_id = ? AND severity = ?", key
+                )
                 if cursor.rowcount:
                     resolved.add(key)
             queued = []
