@@ -7,7 +7,7 @@ and the key, so a typo never silently changes what blocks a release. Pure: parse
     evaluation:   {interval, mode: auto|rules|direct, batch_size}
     specs:        {path, default_period, windows_path, watch_interval}
     server:       {listen, max_body_bytes, admin_token_file}
-    store:        {path}
+    store:        {path | url, password_file, timeout, pool_size}
     flagger:      {services: {"NAMESPACE/NAME": SERVICE}}
     github:       {api_url, webhook_secret_file, app_id, private_key_file, token_file,
                    services: {"OWNER/REPO[:ENV]": SERVICE}}
@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -60,6 +61,14 @@ class SpecsConfig:
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     path: str = "slogate.db"
+    """The SQLite file (one process), unless `url` names a PostgreSQL database (replicas)."""
+    url: str = ""
+    """postgresql://user@host:port/db: no password in it; it comes from SLOGATE_STORE_PASSWORD,
+    PGPASSWORD or `password_file`."""
+    password_file: str = ""
+    timeout: float = 5.0
+    """How long one store operation may take before the gate answers 503 store_unavailable."""
+    pool_size: int = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +293,16 @@ def _http_url(value: str) -> str | None:
     return None if value.startswith(("https://", "http://")) else "must be an http(s) URL"
 
 
+def _store_url(value: str) -> str | None:
+    """A PostgreSQL URL that carries no password (config files and command lines get read)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("postgresql", "postgres"):
+        return "must be a postgresql:// URL"
+    if parts.password is not None:
+        return "must not contain the password: set SLOGATE_STORE_PASSWORD or store.password_file"
+    return None
+
+
 def _positive(value: float) -> str | None:
     return None if value > 0 else "must be positive"
 
@@ -363,7 +382,9 @@ def parse_config(
     specs = root.section(
         "specs", frozenset({"path", "default_period", "windows_path", "watch_interval"})
     )
-    store = root.section("store", frozenset({"path"}))
+    store = root.section(
+        "store", frozenset({"path", "url", "password_file", "timeout", "pool_size"})
+    )
     flagger = root.section("flagger", frozenset({"services"}))
     github = root.section(
         "github",
@@ -397,7 +418,13 @@ def parse_config(
             admin_token_file=server.get("admin_token_file", str, ""),
         ),
         policy=_policy_config(root, interval),
-        store=StoreConfig(path=store.get("path", str, "slogate.db")),
+        store=StoreConfig(
+            path=store.get("path", str, "slogate.db"),
+            url=store.get("url", str, "", _store_url),
+            password_file=store.get("password_file", str, ""),
+            timeout=store.duration("timeout", 5.0),
+            pool_size=store.get("pool_size", int, 8, _positive),
+        ),
         flagger=FlaggerConfig(services=flagger.string_map("services")),
         github=GitHubConfig(
             api_url=github.get("api_url", str, "https://api.github.com", _http_url),

@@ -144,6 +144,8 @@ class ReleaseControl:
         return freeze
 
     async def lift_freeze(self, freeze_id: str, actor: str, reason: str = "") -> Freeze | None:
+        if freeze_id not in self._freezes:
+            await self.load()  # it may be another replica's
         freeze = self._freezes.get(freeze_id)
         if freeze is None:
             return None
@@ -185,6 +187,8 @@ class ReleaseControl:
         return exemption
 
     async def revoke_exemption(self, exemption_id: str, actor: str) -> Exemption | None:
+        if exemption_id not in self._exemptions:
+            await self.load()  # it may be another replica's
         exemption = self._exemptions.get(exemption_id)
         if exemption is None:
             return None

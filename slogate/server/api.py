@@ -18,6 +18,7 @@ from slogate.core.answers import AnswerCache
 from slogate.core.gate import UnknownServiceError
 from slogate.core.policy import GateRequest
 from slogate.core.views import rfc3339, status_view
+from slogate.errors import StoreError
 from slogate.evaluation.engine import Engine, ReloadResult
 from slogate.notify.paging import Pager
 from slogate.server import admin_api, webhooks
@@ -158,6 +159,11 @@ def _reload_view(result: ReloadResult | None) -> dict[str, Any] | None:
 async def readyz(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     ready, reason = engine.readiness()
+    if ready:
+        try:  # a replica whose store is down must get no traffic: it would answer only 503s
+            await request.app[CONTROL].store.check()
+        except StoreError:
+            ready, reason = False, "store unavailable"
     body: dict[str, Any] = {
         "status": "ready" if ready else "not_ready",
         "reason": reason,

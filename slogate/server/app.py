@@ -9,6 +9,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from slogate.config import Config
 from slogate.control.releases import ReleaseControl
+from slogate.core.ids import ulid
 from slogate.core.snapshot import Snapshot
 from slogate.errors import ConfigError
 from slogate.evaluation.engine import ConfigSource, Engine, SpecSource
@@ -40,7 +42,7 @@ from slogate.server.api import create_app
 from slogate.server.auth import AdminTokens
 from slogate.server.github_auth import app_key
 from slogate.server.web import Secrets
-from slogate.store.sqlite import SQLiteStore
+from slogate.store.factory import PASSWORD_ENV, describe, store_from_config
 from slogate.telemetry.logs import register_secret
 from slogate.telemetry.metrics import Telemetry
 from slogate.telemetry.tracing import setup_from_env
@@ -189,9 +191,16 @@ async def runtime(
     if not result.ok:
         await client.aclose()
         raise ConfigError("invalid specs:\n" + "\n".join(result.errors))
-    store = SQLiteStore(Path(config.store.path))
+    store = store_from_config(config.store, read_secret(PASSWORD_ENV, config.store.password_file))
     await store.open()
-    pager = Pager(config.notifications, build_sinks(config) if sinks is None else sinks, store)
+    log.info("store: %s", describe(config.store))
+    pager = Pager(
+        config.notifications,
+        build_sinks(config) if sinks is None else sinks,
+        store,
+        owner=f"{socket.gethostname()}/{os.getpid()}/{ulid(time.time())}",
+        lease=2 * config.interval,  # a dead sender's rows are taken over within two intervals
+    )
     try:
         control = ReleaseControl(store)
         await control.load()

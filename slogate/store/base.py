@@ -102,6 +102,55 @@ class IncidentChange:
     notifications: tuple[OutboxEntry, ...] = ()
 
 
+TABLES: dict[str, tuple[str, ...]] = {
+    "decisions": ("id", "decided_at", "service", "verdict", "source", "body"),
+    "freezes": (
+        "id",
+        "service",
+        "slo",
+        "kind",
+        "reason",
+        "created_at",
+        "created_by",
+        "until",
+        "lifted_at",
+        "lifted_by",
+    ),
+    "exemptions": (
+        "id",
+        "service",
+        "change_type",
+        "deploy_id",
+        "reason",
+        "created_at",
+        "created_by",
+        "until",
+        "revoked_at",
+        "revoked_by",
+    ),
+    "admin_actions": ("seq", "at", "actor", "action", "target", "detail"),
+    "incidents": ("slo_id", "severity", "opened_at", "incident"),
+    "outbox": (
+        "id",
+        "sink",
+        "action",
+        "dedup_key",
+        "incident",
+        "opened_at",
+        "at",
+        "expires_at",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "state",
+        "finished_at",
+        "claimed_by",
+        "lease_until",
+    ),
+}
+"""Every table that holds history and state, with its columns: what `slogate store copy` moves
+(the same in every store; the overrides version is per store and only bumped by a copy)."""
+
 OUTBOX_COLUMNS = (
     "id, sink, action, dedup_key, incident, opened_at, at, expires_at, attempts,"
     " next_attempt_at, last_error, state, finished_at"

@@ -36,6 +36,7 @@ from slogate.core.overrides import Exemption, Freeze, FreezeKind
 from slogate.errors import StaleOverridesError, StoreError
 from slogate.store.base import (
     OUTBOX_COLUMNS,
+    TABLES,
     AdminAction,
     DecisionQuery,
     DecisionRecord,
@@ -149,6 +150,8 @@ _CLAIM = f"""
         ORDER BY id LIMIT %s FOR UPDATE OF o SKIP LOCKED)
     RETURNING {OUTBOX_COLUMNS}
 """  # noqa: S608 (no data in the SQL)
+_IDENTITY = {"admin_actions": "seq", "outbox": "id"}
+"""The tables whose key PostgreSQL numbers (SQLite's AUTOINCREMENT), and that key."""
 _FREEZE_COLUMNS = "id, service, reason, created_at, created_by, until, kind, slo"
 _EXEMPTION_COLUMNS = "id, service, reason, created_at, created_by, until, change_type, deploy_id"
 
@@ -287,6 +290,33 @@ class PostgreSQLStore:
 
     async def check(self) -> None:
         await self._rows("SELECT 1")
+
+    async def import_rows(self, table: str, rows: list[tuple[Any, ...]]) -> int:
+        """Insert rows of `table` (columns as `TABLES` lists them) that are not there yet;
+        returns how many were new. Identity sequences move past the ids given, and the
+        overrides version moves, so that running replicas read copied freezes."""
+        columns = TABLES[table]
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)})"  # noqa: S608 (names from TABLES)
+            f" VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING"
+        ).encode()
+        identity = _IDENTITY.get(table)
+
+        async def write(conn: Connection) -> int:
+            async with conn.transaction():
+                cursor = conn.cursor()
+                await cursor.executemany(sql, rows)
+                copied = max(cursor.rowcount, 0)
+                if identity:
+                    await conn.execute(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', '{identity}'),"  # noqa: S608
+                        f" (SELECT COALESCE(max({identity}), 0) + 1 FROM {table}), false)".encode()
+                    )
+                if copied and table in ("freezes", "exemptions"):
+                    await conn.execute("UPDATE overrides_version SET version = version + 1")
+            return copied
+
+        return await self._run(write)
 
     # --- decisions (group commit) -----------------------------------------------------------
 

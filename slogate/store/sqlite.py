@@ -24,6 +24,7 @@ from slogate.core.overrides import Exemption, Freeze, FreezeKind
 from slogate.errors import StaleOverridesError, StoreError
 from slogate.store.base import (
     OUTBOX_COLUMNS,
+    TABLES,
     AdminAction,
     DecisionQuery,
     DecisionRecord,
@@ -378,6 +379,20 @@ class SQLiteStore:
 
     async def check(self) -> None:
         await self._call(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    async def export_rows(
+        self, table: str, after: int = 0, limit: int = 1000
+    ) -> tuple[int, list[tuple[Any, ...]]]:
+        """Up to `limit` rows of `table` (columns as `TABLES` lists them) past rowid `after`;
+        and the last rowid given, to page on."""
+        columns = ", ".join(TABLES[table])
+        sql = f"SELECT rowid, {columns} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?"  # noqa: S608
+
+        def select(conn: sqlite3.Connection) -> tuple[int, list[tuple[Any, ...]]]:
+            rows = conn.execute(sql, (after, limit)).fetchall()
+            return (rows[-1][0] if rows else after), [tuple(r[1:]) for r in rows]
+
+        return await self._call(select)
 
     # --- decisions --------------------------------------------------------------------------
 
