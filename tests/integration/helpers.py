@@ -161,7 +161,11 @@ class ServeProcess:
         *,
         config: Path | None = None,
         interval: str = "1s",
+        store_url: str = "",
+        env: dict[str, str] | None = None,
     ) -> None:
+        """`store` is the SQLite file, or with `store_url` (PostgreSQL) where the log goes;
+        `env` adds to the process' environment (e.g. the store's password)."""
         self.args = [
             sys.executable,
             "-m",
@@ -172,13 +176,14 @@ class ServeProcess:
             "--prometheus-url",
             prometheus_url,
             "--store",
-            str(store),
+            store_url or str(store),
             "--interval",
             interval,
         ]
         if config is not None:
             self.args += ["--config", str(config)]
         self.log = store.with_suffix(".log")
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -188,7 +193,7 @@ class ServeProcess:
 
     async def start(self) -> None:
         self.port = free_port()
-        env = {**os.environ, "SLOGATE_ADMIN_TOKEN": ADMIN_TOKEN}
+        env = {**os.environ, "SLOGATE_ADMIN_TOKEN": ADMIN_TOKEN, **self.env}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: ASYNC220 (spawning does not block)
                 [*self.args, "--listen", f"127.0.0.1:{self.port}"],
