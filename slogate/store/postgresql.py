@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -51,6 +52,7 @@ from slogate.store.base import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 Connection = AsyncConnection[tuple[Any, ...]]
 
 MIGRATIONS: tuple[str, ...] = (
@@ -336,6 +338,10 @@ class PostgreSQLStore:
                 outcomes = await self._run(functools.partial(self._commit, batch=batch))
             except StoreError as exc:
                 outcomes = [(p, exc) for p in batch]
+            except Exception as exc:  # the writer must outlive any batch, or decisions hang
+                log.exception("decision batch failed")
+                failure = StoreError(f"{self.name}: {type(exc).__name__}")
+                outcomes = [(p, failure) for p in batch]
             for pending, error in outcomes:
                 if pending.future.done():
                     continue

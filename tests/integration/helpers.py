@@ -201,8 +201,10 @@ class ServeProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
             )
+        # A give-up time: several replicas' first cycles share a loaded machine's Prometheus.
+        deadline = time.monotonic() + 120
         async with httpx.AsyncClient(timeout=2) as http:
-            for _ in range(300):
+            while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"slogate exited: {self.log.read_text()[-3000:]}")
                 try:
