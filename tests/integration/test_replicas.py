@@ -10,6 +10,7 @@ nothing acknowledged is lost, its outbox lease is taken over."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from .receivers import Receiver, receiver, sink_env
 from .test_durability import all_decision_ids
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SERVICES = ("checkout", "search", "payments")  # healthy, exhausted (halted), fast burn
 INTERVAL = "3s"  # three replicas' cycles share the test Prometheus and 2 busy cores
 
 
@@ -42,7 +44,8 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAler
 
 
 def replica_config(tmp_path: Path, receiver_url: str = "", alertmanager_url: str = "") -> Path:
-    lines = ["store:", "  timeout: 2s"]
+    # A cycle may take long on the shared cores: it is not what these tests are about.
+    lines = ["store:", "  timeout: 2s", "prometheus:", "  timeout: 60s"]
     if receiver_url:
         lines += [
             "notifications:",
@@ -69,10 +72,14 @@ async def replicas(
     env: dict[str, str] | None = None,
 ) -> AsyncIterator[list[ServeProcess]]:
     """`count` replicas on the database `url`, started together (they race to migrate)."""
+    specs = tmp_path / "specs"
+    specs.mkdir(exist_ok=True)
+    for name in SERVICES:
+        shutil.copy(DEMO_SPECS / f"{name}.yml", specs / f"{name}.yml")
     servers = [
         ServeProcess(
             history.url,
-            DEMO_SPECS,
+            specs,
             tmp_path / f"replica{n}",
             config=config or replica_config(tmp_path),
             interval=INTERVAL,
