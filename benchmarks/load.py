@@ -20,6 +20,11 @@
   with its own store and state, coordinating nothing; a real multi-process gate would have to
   share freezes, exemptions and snapshots on top. Against one bare handler and N bare handlers.
 
+- `--store postgresql`: the gate on the shared store. At c=64: one slogate on SQLite (the
+  baseline), one on PostgreSQL (Debian's, started here on loopback), and three replicas on that
+  PostgreSQL behind one port (SO_REUSEPORT, as above): throughput and p99 as ratios. All of
+  them, PostgreSQL and wrk share the 2 cores.
+
 Figures are printed as ratios to the baseline measured in the same run.
 """
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -127,6 +133,8 @@ def start_slogate(
     port: int = 0,
     reuse_port: bool = False,
     long_windows: str = "oneshot",
+    store: str = "",
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = port or free_port()
     name = f"slogate-{port}-{len(list(workdir.glob('slogate-*.yaml')))}"
@@ -151,12 +159,13 @@ def start_slogate(
             "--interval",
             interval,
             "--store",
-            str(workdir / f"{name}.db"),
+            store or str(workdir / f"{name}.db"),
             "--config",
             str(config),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, timeout=600)
@@ -242,6 +251,51 @@ def ceiling(workdir: Path, processes: int, duration: int) -> dict[str, float]:
     return rps
 
 
+def on_stores(workdir: Path, duration: int) -> dict[str, dict[str, float]]:
+    """c=64 against one slogate on SQLite, one on PostgreSQL, three on PostgreSQL on one port."""
+    from tests.postgres import PASSWORD, LocalPostgres
+
+    prometheus = start_live_history(workdir)
+    specs = ROOT / "slo_specs"
+    target = "/v1/gate?service=checkout&deploy_id=load"
+    results: dict[str, dict[str, float]] = {}
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        with LocalPostgres() as pg:
+            env = {"SLOGATE_STORE_PASSWORD": PASSWORD}
+            runs: list[tuple[str, str, int]] = [
+                ("sqlite x1", "", 1),
+                ("postgresql x1", pg.url(), 1),
+                ("postgresql x3", pg.url(), 3),
+            ]
+            for label, store, count in runs:
+                port = free_port()
+                for _ in range(count):
+                    process, url = start_slogate(
+                        prometheus.url,
+                        specs,
+                        workdir,
+                        "30s",
+                        port=port,
+                        reuse_port=count > 1,
+                        store=store,
+                        env=env,
+                    )
+                    started.append(process)
+                results[label] = wrk(f"{url}{target}", 64, duration)
+                for process in started:
+                    process.terminate()
+                    process.wait(30)
+                started.clear()
+                print(f"{label}: measured", flush=True)
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait(30)
+        prometheus.stop()
+    return results
+
+
 def loop_lag(exposition: str) -> dict[str, float]:
     """From slogate's `slogate_event_loop_lag_seconds` histogram (a timer every 100 ms): the
     share of timers run over 10 ms late, and the bucket bound under which the latest one ran."""
@@ -314,10 +368,25 @@ def main() -> int:
     parser.add_argument(
         "--ceiling", type=int, metavar="N", help="only: N processes on one port, no coordination"
     )
+    parser.add_argument(
+        "--store", choices=("postgresql",), help="only: SQLite vs PostgreSQL vs 3 replicas"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
         return 2
+    if args.store:
+        with tempfile.TemporaryDirectory(prefix="slogate-load-") as tmp:
+            results = on_stores(Path(tmp), args.duration)
+        base = results["sqlite x1"]
+        print(f"\nc=64, {args.duration} s each, ratios to one slogate on SQLite:")
+        print(f"{'store':<15} {'rps':>7} {'ratio':>6} {'p99 ms':>8} {'p99 ratio':>9} {'errors':>7}")
+        for label, r in results.items():
+            print(
+                f"{label:<15} {r['rps']:>7.0f} {r['rps'] / base['rps']:>6.2f} {r['p99']:>8.2f}"
+                f" {r['p99'] / base['p99']:>9.2f} {r['errors']:>7.0f}"
+            )
+        return 0
     if args.ceiling:
         with tempfile.TemporaryDirectory(prefix="slogate-load-") as tmp:
             rps = ceiling(Path(tmp), args.ceiling, args.duration)

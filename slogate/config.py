@@ -13,7 +13,7 @@ and the values the rest of slogate reads. msgspec's errors are reworded into slo
     evaluation:   {interval, mode: auto|rules|direct, batch_size, long_windows: oneshot|incremental}
     specs:        {path, default_period, windows_path, watch_interval}
     server:       {listen, max_body_bytes, admin_token_file}
-    store:        {path}
+    store:        {path | url, password_file, timeout, pool_size}
     flagger:      {services: {"NAMESPACE/NAME": SERVICE}}
     github:       {api_url, webhook_secret_file, app_id, private_key_file, token_file,
                    services: {"OWNER/REPO[:ENV]": SERVICE}}
@@ -36,6 +36,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Literal, cast
+from urllib.parse import urlsplit
 
 import msgspec
 import yaml
@@ -102,7 +103,28 @@ class SpecsConfig(Section, frozen=True, kw_only=True):
 
 
 class StoreConfig(Section, frozen=True, kw_only=True):
+    """The SQLite file (one process), unless `url` names a PostgreSQL database (replicas)."""
+
     path: str = "slogate.db"
+    url: str = ""
+    """postgresql://user@host:port/db: no password in it; it comes from SLOGATE_STORE_PASSWORD,
+    PGPASSWORD or `password_file`."""
+    password_file: str = ""
+    timeout: Seconds = seconds(5.0)
+    """How long one store operation may take before the gate answers 503 store_unavailable."""
+    pool_size: Positive = 8
+
+    def __post_init__(self) -> None:
+        if not self.url:
+            return
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("url: must be a postgresql:// URL")
+        if parts.password is not None:
+            raise ValueError(
+                "url: must not contain the password: set SLOGATE_STORE_PASSWORD or"
+                " store.password_file"
+            )
 
 
 class FlaggerConfig(Section, frozen=True, kw_only=True):

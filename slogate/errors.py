@@ -11,6 +11,7 @@ SlogateError
 │   ├── QueryError           it answered: this query failed (another may succeed)
 │   └── DegradedDataError    it answered with warnings: the data may be incomplete
 ├── StoreError               the durable store could not read or write
+│   └── StaleOverridesError  a decision made on overrides another replica has since changed
 ├── DeliveryError            a notification sink did not take a notification
 ├── GitHubAuthError          no token could be had for a call to GitHub
 └── RequestError             an HTTP request slogate will not act on (its status and code)
@@ -123,3 +124,8 @@ class UnknownServiceError(RequestError, LookupError):
 
     status = 404
     code = "not_found"
+
+
+class StaleOverridesError(StoreError):
+    """A decision made on freezes and exemptions older than the store's (another replica changed
+    them): not recorded; decide again on the current ones."""

@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from slogate.telemetry import tracing
+from tests.postgres import LocalPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOTH = ROOT / "tests" / "fixtures" / "sloth"
@@ -34,3 +35,10 @@ def spans() -> Iterator[InMemorySpanExporter]:
     tracing.configure(provider)
     yield exporter
     tracing.configure(None)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    """A real PostgreSQL for the session (`tests.postgres`)."""
+    with LocalPostgres() as server:
+        yield server

@@ -127,3 +127,26 @@ async def test_every_override_change_moves_the_version(control: ReleaseControl) 
     await control.apply_halts(snapshot_with_remaining(-0.2), POLICY.policy)  # still halted
     seen.append(control.version)
     assert seen == [0, 1, 2, 3, 4, 5, 5]
+
+
+async def test_replicas_see_each_others_overrides_and_halt_once(tmp_path: Path) -> None:
+    stores = [SQLiteStore(tmp_path / "shared.db") for _ in range(2)]
+    for store in stores:
+        await store.open()
+    try:
+        one, other = (ReleaseControl(s, clock=lambda: NOW) for s in stores)
+        await one.load()
+        await other.load()
+        freeze = await one.add_freeze("checkout", "incident", "alice")
+        assert other.freeze(freeze.id) is None  # not read yet: its next decision is refused
+        assert await other.lift_freeze(freeze.id, "bob") == freeze  # found in the store
+        assert one.freeze(freeze.id) is not None
+        await one.load()
+        assert one.freezes() == []
+        for control in (one, other):
+            await control.apply_halts(snapshot_with_remaining(-0.1), POLICY.policy)
+        assert [f.kind for f in await stores[0].active_freezes()] == [FreezeKind.SYSTEM]
+        assert halted(one) and halted(other)
+    finally:
+        for store in stores:
+            await store.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from slogate.config import Config, parse_config
+from slogate.config import Config, StoreConfig, parse_config
 from slogate.core.snapshot import Snapshot
 from slogate.errors import ConfigError, StoreError
 from slogate.evaluation.engine import SpecSource
@@ -70,18 +70,18 @@ class Recorder:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.clients: list[PrometheusClient] = []
         self.stores: list[SQLiteStore] = []
-        real_client, real_store = app_module.backend_client, SQLiteStore
+        real_client = app_module.backend_client
 
         def client(config: Config) -> PrometheusClient:
             self.clients.append(real_client(config))
             return self.clients[-1]
 
-        def store(path: Path) -> SQLiteStore:
-            self.stores.append(real_store(path))
+        def store(config: StoreConfig, password: str) -> SQLiteStore:
+            self.stores.append(SQLiteStore(Path(config.path)))
             return self.stores[-1]
 
         monkeypatch.setattr(app_module, "backend_client", client)
-        monkeypatch.setattr(app_module, "SQLiteStore", store)
+        monkeypatch.setattr(app_module, "store_from_config", store)
 
 
 async def test_a_store_that_cannot_open_closes_the_backend_client(

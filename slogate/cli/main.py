@@ -21,14 +21,17 @@ import msgspec
 
 from slogate import __version__
 from slogate.cli import generate
+from slogate.cli import store as store_commands
 from slogate.cli.options import add_spec_options, load_options
+from slogate.cli.store import store_override
 from slogate.config import Config, RouteConfig, SinkConfig, json_schema
-from slogate.errors import AlertWindowsError, ConfigError
+from slogate.errors import AlertWindowsError, ConfigError, StoreError
 from slogate.evaluation.engine import ConfigSource, SpecSource
 from slogate.evaluation.specfiles import load_specs
 from slogate.telemetry.logs import setup_logging
 
 EXIT_OK, EXIT_DENY, EXIT_USAGE, EXIT_NO_DECISION = 0, 1, 2, 3
+EXIT_STORE = 5  # the store could not be opened (serve, store migrate, store copy)
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
@@ -78,7 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "server.listen": args.listen,
             "evaluation.interval": args.interval,
             "specs.path": args.specs,
-            "store.path": args.store,
+            **store_override(args.store),
         },
     )
     config = source.load()
@@ -247,7 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--alertmanager-url", help="page through this Alertmanager (API v2), for every service"
     )
     serve.add_argument(
-        "--store", help="SQLite file for the audit trail and freezes (default slogate.db)"
+        "--store",
+        help="SQLite file for the audit trail and freezes (default slogate.db), or a"
+        " postgresql:// URL that replicas share",
     )
     add_spec_options(serve)
     serve.set_defaults(func=cmd_serve)
@@ -277,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_status)
 
     generate.add_parser(sub)
+    store_commands.add_parser(sub)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of slogate.yaml")
     schema.set_defaults(func=cmd_schema)
@@ -307,6 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, AlertWindowsError) as exc:
         print(f"slogate {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except StoreError as exc:
+        print(f"slogate {args.command}: store: {exc}", file=sys.stderr)
+        return EXIT_STORE
     except KeyboardInterrupt:
         return 130
     return code

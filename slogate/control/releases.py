@@ -1,7 +1,10 @@
 """Release control: freezes, exemptions, automatic halts and the decisions audit.
 
 The gate reads freezes and exemptions from memory on every call; every change is written to
-the store first and becomes visible only once it is durable. Automatic halts follow the error
+the store first and becomes visible only once it is durable. Replicas sharing a store each keep
+this memory: every decision is recorded with the store's overrides version it was made on, and
+the store refuses it if another replica has changed them since (the gate then reloads and
+decides again), so no answer ignores an acknowledged change. Automatic halts follow the error
 budget with hysteresis: a service is halted when an SLO's budget is exhausted and released only
 when that budget has recovered above the policy's recovery threshold.
 """
@@ -19,6 +22,7 @@ from slogate.core.ids import ulid
 from slogate.core.overrides import ALL_SERVICES, Exemption, Freeze, FreezeKind
 from slogate.core.policy import PolicyConfig
 from slogate.core.snapshot import Snapshot
+from slogate.errors import StoreError
 from slogate.store.base import AdminAction, DecisionRecord, Store
 
 log = logging.getLogger(__name__)
@@ -43,15 +47,22 @@ class ReleaseControl:
         reads it on every call, and there is a system freeze per SLO out of budget."""
         self.version = 0
         """Counts changes to the freezes and exemptions (what the gate's answer cache keys on)."""
+        self.store_version = -1
+        """The store's overrides version the freezes and exemptions in memory are at."""
 
     def _changed(self) -> None:
         self._by_service = None
         self.version += 1
 
     async def load(self) -> None:
-        """Read the active freezes and exemptions back after a start or a crash."""
-        self._freezes = {f.id: f for f in await self.store.active_freezes()}
-        self._exemptions = {e.id: e for e in await self.store.active_exemptions()}
+        """Read the active freezes and exemptions back: after a start or a crash, and whenever
+        another replica may have changed them."""
+        overrides = await self.store.overrides()
+        if overrides.version == self.store_version:
+            return
+        self._freezes = {f.id: f for f in overrides.freezes}
+        self._exemptions = {e.id: e for e in overrides.exemptions}
+        self.store_version = overrides.version
         self._changed()
 
     # --- what the gate reads ----------------------------------------------------------------
@@ -92,18 +103,28 @@ class ReleaseControl:
         return AdminAction(self.clock(), actor, action, target, detail)
 
     async def add_freeze(
+        self, service: str, reason: str, actor: str, *, until: float | None = None, slo: str = ""
+    ) -> Freeze:
+        """A person's freeze, once durable (never refused: only halts are one per SLO)."""
+        freeze = await self._save_freeze(service, reason, actor, until, FreezeKind.MANUAL, slo)
+        if freeze is None:
+            raise StoreError(f"the store refused a manual freeze of {service}")
+        return freeze
+
+    async def _save_freeze(
         self,
         service: str,
         reason: str,
         actor: str,
-        *,
-        until: float | None = None,
-        kind: FreezeKind = FreezeKind.MANUAL,
-        slo: str = "",
-    ) -> Freeze:
+        until: float | None,
+        kind: FreezeKind,
+        slo: str,
+    ) -> Freeze | None:
+        """The freeze, once durable; None when it is a system freeze another replica has
+        already made."""
         now = self.clock()
         freeze = Freeze(ulid(now), service, reason, now, actor, until, kind, slo)
-        await self.store.save_freeze(
+        saved = await self.store.save_freeze(
             freeze,
             self._action(
                 actor,
@@ -116,21 +137,24 @@ class ReleaseControl:
                 kind=kind.value,
             ),
         )
-        self._freezes[freeze.id] = freeze
-        self._changed()
+        await self.load()
+        if not saved:
+            return None
         log.info("freeze %s on %s by %s: %s", freeze.id, service, actor, reason)
         return freeze
 
     async def lift_freeze(self, freeze_id: str, actor: str, reason: str = "") -> Freeze | None:
+        if freeze_id not in self._freezes:
+            await self.load()  # it may be another replica's
         freeze = self._freezes.get(freeze_id)
         if freeze is None:
             return None
-        if not await self.store.lift_freeze(
+        lifted = await self.store.lift_freeze(
             freeze_id, self._action(actor, "lift", freeze_id, reason=reason)
-        ):
+        )
+        await self.load()
+        if not lifted:
             return None
-        del self._freezes[freeze_id]
-        self._changed()
         log.info("freeze %s on %s lifted by %s %s", freeze_id, freeze.service, actor, reason)
         return freeze
 
@@ -159,21 +183,20 @@ class ReleaseControl:
                 deploy_id=deploy_id,
             ),
         )
-        self._exemptions[exemption.id] = exemption
-        self._changed()
+        await self.load()
         return exemption
 
     async def revoke_exemption(self, exemption_id: str, actor: str) -> Exemption | None:
+        if exemption_id not in self._exemptions:
+            await self.load()  # it may be another replica's
         exemption = self._exemptions.get(exemption_id)
         if exemption is None:
             return None
-        if not await self.store.revoke_exemption(
+        revoked = await self.store.revoke_exemption(
             exemption_id, self._action(actor, "revoke", exemption_id)
-        ):
-            return None
-        del self._exemptions[exemption_id]
-        self._changed()
-        return exemption
+        )
+        await self.load()
+        return exemption if revoked else None
 
     async def record(self, decision: Decision, encoded: str, source: str) -> None:
         """Audit one decision, `encoded` being its answer's JSON; durable on return."""
@@ -184,6 +207,7 @@ class ReleaseControl:
             decision.verdict.value,
             source,
             encoded,
+            self.store_version,
         )
         await self.store.record_decision(record)
 
@@ -196,7 +220,9 @@ class ReleaseControl:
         return None
 
     async def apply_halts(self, snapshot: Snapshot, policy: PolicyConfig) -> list[HaltChange]:
-        """Halt services whose budget is exhausted; release those recovered past the threshold."""
+        """Halt services whose budget is exhausted; release those recovered past the threshold.
+        Each replica does it on its own figures; the store keeps one halt per SLO."""
+        await self.load()  # another replica may have halted or released since
         changes: list[HaltChange] = []
         known = set()
         for status in snapshot.statuses.values():
@@ -212,10 +238,11 @@ class ReleaseControl:
                     f"error budget of {slo.name} exhausted ({remaining * 100:.1f}% left);"
                     f" lifted automatically once above {threshold * 100:g}%"
                 )
-                freeze = await self.add_freeze(
-                    slo.service, reason, SYSTEM_ACTOR, kind=FreezeKind.SYSTEM, slo=slo.name
+                freeze = await self._save_freeze(
+                    slo.service, reason, SYSTEM_ACTOR, None, FreezeKind.SYSTEM, slo.name
                 )
-                changes.append(HaltChange(freeze, True))
+                if freeze is not None:
+                    changes.append(HaltChange(freeze, True))
             elif halt is not None and remaining > threshold:
                 reason = f"budget recovered to {remaining * 100:.1f}%"
                 if await self.lift_freeze(halt.id, SYSTEM_ACTOR, reason):

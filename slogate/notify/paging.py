@@ -8,6 +8,11 @@ retried with exponential backoff and jitter until the sink acknowledges (2xx) or
 notification expires. Incidents live in the store too, so a restart neither pages again for an
 open incident nor forgets to resolve one. Alertmanager also gets every firing alert again each
 cycle, as Prometheus re-sends, so alerts do not expire while the condition holds.
+
+Replicas sharing a store each page from their own cycles: the store keeps one open incident per
+(SLO, severity) and queues the notifications of a transition only for the replica whose write
+made it. The sender delivers what it holds a lease on (`claim_notifications`), renewed each
+pass; the rows of a replica that died are claimed by another once its lease ran out.
 """
 
 from __future__ import annotations
@@ -61,12 +66,17 @@ class Pager:
         clock: Callable[[], float] = time.time,
         on_outcome: Outcome | None = None,
         timeout: float = 10.0,
+        owner: str = "slogate",
+        lease: float = 60.0,
     ) -> None:
         self.config = config
         self.sinks = dict(sinks)
         self.store = store
         self.clock = clock
         self.on_outcome = on_outcome or (lambda sink, outcome: None)
+        self.owner = owner
+        """Who holds the outbox leases this sender takes (unique per process)."""
+        self.lease = lease
         self.open: dict[IncidentKey, OpenIncident] = {}
         self.pending: list[OutboxEntry] = []
         self._wake = asyncio.Event()
@@ -74,10 +84,12 @@ class Pager:
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0))
 
     async def load(self) -> None:
-        for item in await self.store.open_incidents():
-            incident = incident_from_json(item.doc)
-            self.open[incident.key] = item
+        await self._load_open()
         self.pending = await self.store.pending_notifications()
+
+    async def _load_open(self) -> None:
+        items = await self.store.open_incidents()
+        self.open = {incident_from_json(item.doc).key: item for item in items}
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -104,6 +116,7 @@ class Pager:
 
     async def after_cycle(self, snapshot: Snapshot, halted: set[tuple[str, str]]) -> None:
         """Open what started burning, resolve what recovered, refresh what still fires."""
+        await self._load_open()  # another replica may have opened or resolved some
         now = self.clock()
         wanted = desired_incidents(
             snapshot.statuses.values(), halted, set(self.open), self.config.base_url
@@ -175,6 +188,11 @@ class Pager:
             heads.setdefault((entry.sink, entry.dedup_key), entry)
         return [e for e in heads.values() if e.next_attempt_at <= now]
 
+    async def claim(self) -> None:
+        """Hold (or renew) the lease on the outbox rows this sender is to deliver."""
+        now = self.clock()
+        self.pending = await self.store.claim_notifications(self.owner, now, now + self.lease)
+
     async def deliver_due(self) -> int:
         """One pass over the outbox; returns how many entries were attempted."""
         due = self._due(self.clock())
@@ -240,6 +258,7 @@ class Pager:
         """Deliver the outbox until cancelled; wakes on new entries or the next retry time."""
         while True:
             try:
+                await self.claim()
                 await self.deliver_due()
             except Exception:  # the store may be failing: keep the loop, retry later
                 log.exception("notification delivery pass failed")

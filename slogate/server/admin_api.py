@@ -94,6 +94,7 @@ def _actor(fields: dict[str, Any], token_name: str) -> str:
 async def list_freezes(request: web.Request) -> web.Response:
     admin(request)
     service = request.query.get("service", "")
+    await request.app[CONTROL].load()  # another replica may have changed them
     freezes = request.app[CONTROL].freezes(service)
     return json_response({"freezes": [freeze_view(f) for f in freezes]})
 
@@ -121,6 +122,7 @@ async def delete_freeze(request: web.Request) -> web.Response:
 
 async def list_exemptions(request: web.Request) -> web.Response:
     admin(request)
+    await request.app[CONTROL].load()  # another replica may have changed them
     return json_response(
         {"exemptions": [exemption_view(e) for e in request.app[CONTROL].exemptions()]}
     )

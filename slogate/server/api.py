@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slogate.conventions import NAME
 from slogate.core.policy import GateRequest
 from slogate.core.views import rfc3339, status_view
-from slogate.errors import BadRequestError, UnknownServiceError
+from slogate.errors import BadRequestError, StoreError, UnknownServiceError
 from slogate.evaluation.engine import ReloadResult
 from slogate.server.keys import CONTROL, ENGINE, PAGER, TELEMETRY
 from slogate.server.status_page import render_index, render_slo
@@ -142,6 +142,11 @@ def _reload_view(result: ReloadResult | None) -> dict[str, Any] | None:
 async def readyz(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     ready, reason = engine.readiness()
+    if ready:
+        try:  # a replica whose store is down must get no traffic: it would answer only 503s
+            await request.app[CONTROL].store.check()
+        except StoreError:
+            ready, reason = False, "store unavailable"
     body: dict[str, Any] = {
         "status": "ready" if ready else "not_ready",
         "reason": reason,

@@ -9,6 +9,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slogate.config import Config
 from slogate.control.releases import ReleaseControl
 from slogate.core.answers import AnswerCache
+from slogate.core.ids import ulid
 from slogate.core.snapshot import Snapshot
 from slogate.errors import ConfigError
 from slogate.evaluation.engine import ConfigSource, Engine, SpecSource
@@ -44,7 +46,8 @@ from slogate.server.github_auth import app_key
 from slogate.server.keys import ANSWERS, CONTROL, ENGINE, PAGER, SECRETS, TELEMETRY, TOKENS
 from slogate.server.routes import ROUTES, add_routes
 from slogate.server.web import errors_middleware
-from slogate.store.sqlite import SQLiteStore
+from slogate.store.base import Store
+from slogate.store.factory import PASSWORD_ENV, describe, store_from_config
 from slogate.telemetry.logs import register_secret
 from slogate.telemetry.metrics import Telemetry
 from slogate.telemetry.tracing import setup_from_env
@@ -212,9 +215,10 @@ def _closing(client: PrometheusClient) -> CleanupContext:
     return context
 
 
-def _opened(store: SQLiteStore, control: ReleaseControl, pager: Pager) -> CleanupContext:
+def _opened(store: Store, described: str, control: ReleaseControl, pager: Pager) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
         await store.open()
+        log.info("store: %s", described)
         try:
             await control.load()
             await pager.load()
@@ -251,8 +255,14 @@ async def runtime(
     if not result.ok:
         await client.aclose()
         raise ConfigError("invalid specs:\n" + "\n".join(result.errors))
-    store = SQLiteStore(Path(config.store.path))
-    pager = Pager(config.notifications, pager_sinks, store)
+    store = store_from_config(config.store, read_secret(PASSWORD_ENV, config.store.password_file))
+    pager = Pager(
+        config.notifications,
+        pager_sinks,
+        store,
+        owner=f"{socket.gethostname()}/{os.getpid()}/{ulid(time.time())}",
+        lease=2 * config.interval,  # a dead sender's rows are taken over within two intervals
+    )
     control = ReleaseControl(store)
     telemetry = Telemetry(lambda: engine.snapshot, control=control, pager=pager)
     pager.on_outcome = telemetry.observe_notification
@@ -265,7 +275,7 @@ async def runtime(
     engine.listeners.append(halt_and_page)
     app = create_app(engine, telemetry, control, tokens=tokens, secrets=secrets, pager=pager)
     app.cleanup_ctx.append(_closing(client))
-    app.cleanup_ctx.append(_opened(store, control, pager))
+    app.cleanup_ctx.append(_opened(store, describe(config.store), control, pager))
     runner = web.AppRunner(app, access_log=None)
     try:
         await runner.setup()

@@ -19,6 +19,7 @@ from slogate.core.views import encode
 from slogate.errors import (
     BadRequestError,
     RequestError,
+    StaleOverridesError,
     StoreError,
 )
 from slogate.server.keys import ANSWERS, CONTROL, ENGINE, TELEMETRY
@@ -135,8 +136,24 @@ async def json_object(
     return dict(payload)
 
 
+DECISION_ATTEMPTS = 3
+"""Decisions made per request when other replicas keep changing the overrides meanwhile."""
+
+
 async def gate_decision(app: web.Application, gate_request: GateRequest, source: str) -> GateAnswer:
-    """Decide on the current snapshot and overrides, and audit it durably before answering."""
+    """Decide on the current snapshot and overrides, and audit it durably before answering.
+    A decision the store refuses as made on stale overrides is made again on fresh ones."""
+    for _ in range(DECISION_ATTEMPTS - 1):
+        try:
+            return await _decide_and_record(app, gate_request, source)
+        except StaleOverridesError:
+            await app[CONTROL].load()
+    return await _decide_and_record(app, gate_request, source)
+
+
+async def _decide_and_record(
+    app: web.Application, gate_request: GateRequest, source: str
+) -> GateAnswer:
     engine, control = app[ENGINE], app[CONTROL]
     request = gate_request
     with span(

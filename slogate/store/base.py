@@ -1,13 +1,21 @@
 """The durable store: decisions audit, freezes, exemptions, admin actions (DESIGN §1, §7).
 
-`Store` is the interface the rest of slogate uses; `slogate.sqlite_store.SQLiteStore` is the
-embedded default. A write returns only once it is on disk, so an acknowledged decision,
-freeze or exemption survives a crash.
+`Store` is the interface the rest of slogate uses; `slogate.store.sqlite.SQLiteStore` is the
+embedded default, `slogate.store.postgresql.PostgreSQLStore` the one replicas share. A write
+returns only once it is on disk, so an acknowledged decision, freeze or exemption survives a
+crash.
+
+Several processes may share one store. The store arbitrates between them: every change to the
+freezes and exemptions bumps one overrides version in its transaction, and a decision made on an
+older version is refused (`StaleOverridesError`) rather than recorded; one system freeze per
+(service, SLO) and one open incident per (SLO, severity) are unique in the schema, and a write
+that finds one already there changes nothing; outbox rows are claimed with a lease.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +33,8 @@ class DecisionRecord:
     source: str
     encoded: str
     """The answer's JSON text, byte for byte."""
+    overrides_version: int | None = None
+    """The store's overrides version the decision was made on; None records it unchecked."""
 
     @property
     def body(self) -> dict[str, Any]:
@@ -77,10 +87,110 @@ class OutboxEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Overrides:
+    """The active freezes and exemptions, read at one instant, and the version they are at."""
+
+    version: int
+    freezes: tuple[Freeze, ...]
+    exemptions: tuple[Exemption, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentChange:
     opened: tuple[OpenIncident, ...] = ()
     resolved: tuple[tuple[str, str], ...] = ()
     notifications: tuple[OutboxEntry, ...] = ()
+
+
+TABLES: dict[str, tuple[str, ...]] = {
+    "decisions": ("id", "decided_at", "service", "verdict", "source", "body"),
+    "freezes": (
+        "id",
+        "service",
+        "slo",
+        "kind",
+        "reason",
+        "created_at",
+        "created_by",
+        "until",
+        "lifted_at",
+        "lifted_by",
+    ),
+    "exemptions": (
+        "id",
+        "service",
+        "change_type",
+        "deploy_id",
+        "reason",
+        "created_at",
+        "created_by",
+        "until",
+        "revoked_at",
+        "revoked_by",
+    ),
+    "admin_actions": ("seq", "at", "actor", "action", "target", "detail"),
+    "incidents": ("slo_id", "severity", "opened_at", "incident"),
+    "outbox": (
+        "id",
+        "sink",
+        "action",
+        "dedup_key",
+        "incident",
+        "opened_at",
+        "at",
+        "expires_at",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "state",
+        "finished_at",
+        "claimed_by",
+        "lease_until",
+    ),
+}
+"""Every table that holds history and state, with its columns: what `slogate store copy` moves
+(the same in every store; the overrides version is per store and only bumped by a copy)."""
+
+OUTBOX_COLUMNS = (
+    "id, sink, action, dedup_key, incident, opened_at, at, expires_at, attempts,"
+    " next_attempt_at, last_error, state, finished_at"
+)
+"""The outbox's columns, as `outbox_entry` reads them (the same in every store)."""
+
+
+def outbox_entry(row: Sequence[Any]) -> OutboxEntry:
+    return OutboxEntry(
+        sink=row[1],
+        action=row[2],
+        dedup_key=row[3],
+        incident=json.loads(row[4]),
+        opened_at=row[5],
+        at=row[6],
+        expires_at=row[7],
+        attempts=row[8],
+        next_attempt_at=row[9],
+        last_error=row[10],
+        id=row[0],
+        state=row[11],
+        finished_at=row[12],
+    )
+
+
+IncidentKey = tuple[str, str]
+"""(SLO id, severity) as the store keys incidents."""
+
+
+def incident_key(doc: dict[str, Any]) -> IncidentKey:
+    return (doc["slo_id"], doc["severity"])
+
+
+def changed_notifications(
+    change: IncidentChange, opened: set[IncidentKey], resolved: set[IncidentKey]
+) -> list[OutboxEntry]:
+    """The change's notifications of the incidents a write did open or resolve (not of those
+    another replica had already opened or resolved)."""
+    done = {(key, "trigger") for key in opened} | {(key, "resolve") for key in resolved}
+    return [e for e in change.notifications if (incident_key(e.incident), e.action) in done]
 
 
 class Store(Protocol):
@@ -88,13 +198,18 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    async def check(self) -> None:
+        """Raise `StoreError` unless the store answers now (readiness)."""
+
     async def record_decision(self, record: DecisionRecord) -> None:
-        """Durable before it returns."""
+        """Durable before it returns; `StaleOverridesError` (nothing recorded) when the
+        record's overrides version is no longer the store's."""
 
     async def decisions(self, query: DecisionQuery) -> list[DecisionRecord]:
         """Newest first."""
 
-    async def save_freeze(self, freeze: Freeze, action: AdminAction) -> None: ...
+    async def save_freeze(self, freeze: Freeze, action: AdminAction) -> bool:
+        """False (nothing written) when a system freeze of that SLO is already active."""
 
     async def lift_freeze(self, freeze_id: str, action: AdminAction) -> bool:
         """False when no active freeze has that id."""
@@ -107,14 +222,23 @@ class Store(Protocol):
 
     async def active_exemptions(self) -> list[Exemption]: ...
 
+    async def overrides(self) -> Overrides: ...
+
     async def admin_actions(self, limit: int = 100) -> list[AdminAction]: ...
 
     async def open_incidents(self) -> list[OpenIncident]: ...
 
     async def change_incidents(self, change: IncidentChange) -> list[OutboxEntry]:
-        """Durably open/resolve incidents and queue notifications; returns them with ids."""
+        """Durably open/resolve incidents and queue the notifications of those it changed
+        (an incident already open, or already resolved, queues nothing); returns them with ids."""
 
     async def pending_notifications(self) -> list[OutboxEntry]: ...
+
+    async def claim_notifications(
+        self, owner: str, now: float, until: float, limit: int = 100
+    ) -> list[OutboxEntry]:
+        """Lease to `owner` until `until` the pending entries nobody else holds a lease on,
+        only the oldest pending entry of each (sink, dedup key); renews `owner`'s own."""
 
     async def notifications(self, state: str, limit: int = 100) -> list[OutboxEntry]: ...
 

@@ -21,14 +21,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from slogate.core.overrides import Exemption, Freeze, FreezeKind
-from slogate.errors import StoreError
+from slogate.errors import StaleOverridesError, StoreError
 from slogate.store.base import (
+    OUTBOX_COLUMNS,
+    TABLES,
     AdminAction,
     DecisionQuery,
     DecisionRecord,
     IncidentChange,
+    IncidentKey,
     OpenIncident,
     OutboxEntry,
+    Overrides,
+    changed_notifications,
+    incident_key,
+    outbox_entry,
 )
 
 T = TypeVar("T")
@@ -104,9 +111,28 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_by_state ON outbox (state, id);
     """,
+    # 3: replicas — the overrides version, one system freeze per SLO, outbox leases.
+    """
+    CREATE TABLE overrides_version (version INTEGER NOT NULL);
+    INSERT INTO overrides_version (version) VALUES (0);
+    CREATE UNIQUE INDEX one_system_freeze ON freezes (service, slo)
+        WHERE kind = 'system' AND lifted_at IS NULL;
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN lease_until REAL;
+    """,
 )
 
 _STOP = object()
+
+_CLAIM = f"""
+    UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id IN (
+        SELECT id FROM outbox AS o WHERE state = 'pending'
+        AND (lease_until IS NULL OR lease_until < ? OR claimed_by = ?)
+        AND NOT EXISTS (SELECT 1 FROM outbox AS p WHERE p.state = 'pending'
+                        AND p.sink = o.sink AND p.dedup_key = o.dedup_key AND p.id < o.id)
+        ORDER BY id LIMIT ?)
+    RETURNING {OUTBOX_COLUMNS}
+"""  # noqa: S608 (no data in the SQL)
 
 
 DecisionRow = tuple[str, float, str, str, str, str]
@@ -133,9 +159,10 @@ def _insert_sql(rows: int) -> str:
 
 
 class _Job:
-    """A function to run on the connection, or (`fn` None) a decision row to insert."""
+    """A function to run on the connection, or (`fn` None) a decision row to insert, made on
+    overrides `version` (None: unchecked)."""
 
-    __slots__ = ("fn", "future", "loop", "row")
+    __slots__ = ("fn", "future", "loop", "row", "version")
 
     def __init__(
         self,
@@ -143,8 +170,10 @@ class _Job:
         row: DecisionRow | None,
         future: asyncio.Future[Any],
         loop: asyncio.AbstractEventLoop,
+        version: int | None = None,
     ) -> None:
         self.fn, self.row, self.future, self.loop = fn, row, future, loop
+        self.version = version
 
     def run(self, conn: sqlite3.Connection) -> Any:
         if self.fn is not None:
@@ -207,6 +236,32 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute("ROLLBACK")
             raise
     return len(MIGRATIONS)
+
+
+def _stale(conn: sqlite3.Connection, batch: list[_Job]) -> dict[_Job, Outcome]:
+    """The batch's decisions made on overrides older than the store's, failed."""
+    checked = [job for job in batch if job.version is not None]
+    if not checked:
+        return {}
+    (version,) = conn.execute("SELECT version FROM overrides_version").fetchone()
+    failure = StaleOverridesError(f"overrides changed (now version {version})")
+    return {job: (job, None, failure) for job in checked if job.version != version}
+
+
+def _active_freezes(conn: sqlite3.Connection) -> list[Freeze]:
+    rows = conn.execute(
+        "SELECT id, service, reason, created_at, created_by, until, kind, slo FROM freezes"
+        " WHERE lifted_at IS NULL ORDER BY created_at"
+    )
+    return [Freeze(r[0], r[1], r[2], r[3], r[4], r[5], FreezeKind(r[6]), r[7]) for r in rows]
+
+
+def _active_exemptions(conn: sqlite3.Connection) -> list[Exemption]:
+    rows = conn.execute(
+        "SELECT id, service, reason, created_at, created_by, until, change_type, deploy_id"
+        " FROM exemptions WHERE revoked_at IS NULL ORDER BY created_at"
+    )
+    return [Exemption(*r) for r in rows]
 
 
 class SQLiteStore:
@@ -275,10 +330,13 @@ class SQLiteStore:
                 return
 
     def _execute(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        """One transaction for the batch. Jobs run plainly first; if one fails, the batch is
-        run again with a savepoint per job, so that only the failing job fails."""
+        """One transaction for the batch. Decisions made on older overrides fail first; the
+        other jobs run plainly; if one fails, they run again with a savepoint per job, so that
+        only the failing job fails."""
         try:
             conn.execute("BEGIN IMMEDIATE")
+            stale = _stale(conn, batch)
+            batch = [job for job in batch if job not in stale]
             try:
                 rows = [job.row for job in batch if job.row is not None]
                 if rows:
@@ -298,7 +356,7 @@ class SQLiteStore:
             failure = StoreError(f"{self.path}: {exc}")
             _settle([(job, None, failure) for job in batch])
             return
-        _settle(results)
+        _settle(results + list(stale.values()))
 
     def _isolated(self, conn: sqlite3.Connection, n: int, job: _Job) -> Outcome:
         conn.execute(f"SAVEPOINT job{n}")
@@ -311,14 +369,34 @@ class SQLiteStore:
         return outcome
 
     async def _call(
-        self, fn: Callable[[sqlite3.Connection], T] | None, row: DecisionRow | None = None
+        self,
+        fn: Callable[[sqlite3.Connection], T] | None,
+        row: DecisionRow | None = None,
+        version: int | None = None,
     ) -> T:
         if self._thread is None:
             raise StoreError("store is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(fn, row, future, loop))
+        self._queue.put(_Job(fn, row, future, loop, version))
         return await future
+
+    async def check(self) -> None:
+        await self._call(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    async def export_rows(
+        self, table: str, after: int = 0, limit: int = 1000
+    ) -> tuple[int, list[tuple[Any, ...]]]:
+        """Up to `limit` rows of `table` (columns as `TABLES` lists them) past rowid `after`;
+        and the last rowid given, to page on."""
+        columns = ", ".join(TABLES[table])
+        sql = f"SELECT rowid, {columns} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?"  # noqa: S608
+
+        def select(conn: sqlite3.Connection) -> tuple[int, list[tuple[Any, ...]]]:
+            rows = conn.execute(sql, (after, limit)).fetchall()
+            return (rows[-1][0] if rows else after), [tuple(r[1:]) for r in rows]
+
+        return await self._call(select)
 
     # --- decisions --------------------------------------------------------------------------
 
@@ -331,7 +409,7 @@ class SQLiteStore:
             record.source,
             record.encoded,
         )
-        await self._call(None, row)
+        await self._call(None, row, record.overrides_version)
 
     async def decisions(self, query: DecisionQuery) -> list[DecisionRecord]:
         where: list[str] = []
@@ -365,15 +443,17 @@ class SQLiteStore:
 
     @staticmethod
     def _audit(conn: sqlite3.Connection, action: AdminAction) -> None:
+        """The admin action, and a new overrides version, in the change's transaction."""
         conn.execute(
             "INSERT INTO admin_actions (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
             (action.at, action.actor, action.action, action.target, json.dumps(action.detail)),
         )
+        conn.execute("UPDATE overrides_version SET version = version + 1")
 
-    async def save_freeze(self, freeze: Freeze, action: AdminAction) -> None:
-        def insert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO freezes"
+    async def save_freeze(self, freeze: Freeze, action: AdminAction) -> bool:
+        def insert(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO freezes"
                 " (id, service, slo, kind, reason, created_at, created_by, until)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -387,9 +467,11 @@ class SQLiteStore:
                     freeze.until,
                 ),
             )
-            self._audit(conn, action)
+            if cursor.rowcount:
+                self._audit(conn, action)
+            return cursor.rowcount > 0
 
-        await self._call(insert)
+        return await self._call(insert)
 
     async def lift_freeze(self, freeze_id: str, action: AdminAction) -> bool:
         def update(conn: sqlite3.Connection) -> bool:
@@ -405,16 +487,7 @@ class SQLiteStore:
         return await self._call(update)
 
     async def active_freezes(self) -> list[Freeze]:
-        def select(conn: sqlite3.Connection) -> list[Freeze]:
-            rows = conn.execute(
-                "SELECT id, service, reason, created_at, created_by, until, kind, slo FROM freezes"
-                " WHERE lifted_at IS NULL ORDER BY created_at"
-            )
-            return [
-                Freeze(r[0], r[1], r[2], r[3], r[4], r[5], FreezeKind(r[6]), r[7]) for r in rows
-            ]
-
-        return await self._call(select)
+        return await self._call(_active_freezes)
 
     async def save_exemption(self, exemption: Exemption, action: AdminAction) -> None:
         def insert(conn: sqlite3.Connection) -> None:
@@ -450,14 +523,15 @@ class SQLiteStore:
         return await self._call(update)
 
     async def active_exemptions(self) -> list[Exemption]:
-        def select(conn: sqlite3.Connection) -> list[Exemption]:
-            rows = conn.execute(
-                "SELECT id, service, reason, created_at, created_by, until, change_type, deploy_id"
-                " FROM exemptions WHERE revoked_at IS NULL ORDER BY created_at"
-            )
-            return [Exemption(*r) for r in rows]
+        return await self._call(_active_exemptions)
 
-        return await self._call(select)
+    async def overrides(self) -> Overrides:
+        def select(conn: sqlite3.Connection) -> Overrides:
+            (version,) = conn.execute("SELECT version FROM overrides_version").fetchone()
+            freezes, exemptions = _active_freezes(conn), _active_exemptions(conn)
+            return Overrides(version, tuple(freezes), tuple(exemptions))
+
+        return await self._call(select)  # one job: one transaction, one instant
 
     async def admin_actions(self, limit: int = 100) -> list[AdminAction]:
         def select(conn: sqlite3.Connection) -> list[AdminAction]:
@@ -483,9 +557,10 @@ class SQLiteStore:
         """Open and resolve incidents and queue their notifications, in one transaction."""
 
         def write(conn: sqlite3.Connection) -> list[OutboxEntry]:
+            opened: set[IncidentKey] = set()
             for incident in change.opened:
-                conn.execute(
-                    "INSERT OR REPLACE INTO incidents (slo_id, severity, opened_at, incident)"
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO incidents (slo_id, severity, opened_at, incident)"
                     " VALUES (?, ?, ?, ?)",
                     (
                         incident.doc["slo_id"],
@@ -494,12 +569,17 @@ class SQLiteStore:
                         json.dumps(incident.doc),
                     ),
                 )
-            for slo_id, severity in change.resolved:
-                conn.execute(
-                    "DELETE FROM incidents WHERE slo_id = ? AND severity = ?", (slo_id, severity)
+                if cursor.rowcount:
+                    opened.add(incident_key(incident.doc))
+            resolved: set[IncidentKey] = set()
+            for key in change.resolved:
+                cursor = conn.execute(
+                    "DELETE FROM incidents WHERE slo_id = ? AND severity = ?", key
                 )
+                if cursor.rowcount:
+                    resolved.add(key)
             queued = []
-            for entry in change.notifications:
+            for entry in changed_notifications(change, opened, resolved):
                 cursor = conn.execute(
                     "INSERT INTO outbox (sink, action, dedup_key, incident, opened_at, at,"
                     " expires_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -523,46 +603,31 @@ class SQLiteStore:
     async def pending_notifications(self) -> list[OutboxEntry]:
         def select(conn: sqlite3.Connection) -> list[OutboxEntry]:
             rows = conn.execute(
-                "SELECT id, sink, action, dedup_key, incident, opened_at, at, expires_at, attempts,"
-                " next_attempt_at, last_error FROM outbox WHERE state = 'pending' ORDER BY id"
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' ORDER BY id"  # noqa: S608
             )
-            return [
-                OutboxEntry(
-                    r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[9], r[8], r[10], r[0]
-                )
-                for r in rows
-            ]
+            return [outbox_entry(r) for r in rows]
 
         return await self._call(select)
+
+    async def claim_notifications(
+        self, owner: str, now: float, until: float, limit: int = 100
+    ) -> list[OutboxEntry]:
+        def claim(conn: sqlite3.Connection) -> list[OutboxEntry]:
+            rows = conn.execute(_CLAIM, (owner, until, now, owner, limit)).fetchall()
+            return sorted((outbox_entry(r) for r in rows), key=lambda e: e.id)
+
+        return await self._call(claim)
 
     async def notifications(self, state: str, limit: int = 100) -> list[OutboxEntry]:
         """Recent outbox entries in `state` (pending, delivered, failed, expired), newest first."""
 
         def select(conn: sqlite3.Connection) -> list[OutboxEntry]:
             rows = conn.execute(
-                "SELECT id, sink, action, dedup_key, incident, opened_at, at, expires_at, attempts,"
-                " next_attempt_at, last_error, state, finished_at FROM outbox WHERE state = ?"
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = ?"  # noqa: S608
                 " ORDER BY id DESC LIMIT ?",
                 (state, limit),
             )
-            return [
-                OutboxEntry(
-                    r[1],
-                    r[2],
-                    r[3],
-                    json.loads(r[4]),
-                    r[5],
-                    r[6],
-                    r[7],
-                    r[9],
-                    r[8],
-                    r[10],
-                    r[0],
-                    r[11],
-                    r[12],
-                )
-                for r in rows
-            ]
+            return [outbox_entry(r) for r in rows]
 
         return await self._call(select)
 

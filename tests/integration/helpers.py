@@ -157,7 +157,11 @@ class ServeProcess:
         *,
         config: Path | None = None,
         interval: str = "1s",
+        store_url: str = "",
+        env: dict[str, str] | None = None,
     ) -> None:
+        """`store` is the SQLite file, or with `store_url` (PostgreSQL) where the log goes;
+        `env` adds to the process' environment (e.g. the store's password)."""
         self.args = [
             sys.executable,
             "-m",
@@ -168,13 +172,14 @@ class ServeProcess:
             "--prometheus-url",
             prometheus_url,
             "--store",
-            str(store),
+            store_url or str(store),
             "--interval",
             interval,
         ]
         if config is not None:
             self.args += ["--config", str(config)]
         self.log = store.with_suffix(".log")
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -184,7 +189,7 @@ class ServeProcess:
 
     async def start(self) -> None:
         self.port = free_port()
-        env = {**os.environ, "SLOGATE_ADMIN_TOKEN": ADMIN_TOKEN}
+        env = {**os.environ, "SLOGATE_ADMIN_TOKEN": ADMIN_TOKEN, **self.env}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: ASYNC220 (spawning does not block)
                 [*self.args, "--listen", f"127.0.0.1:{self.port}"],
@@ -192,8 +197,10 @@ class ServeProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
             )
+        # A give-up time: several replicas' first cycles share a loaded machine's Prometheus.
+        deadline = time.monotonic() + 120
         async with httpx.AsyncClient(timeout=2) as http:
-            for _ in range(300):
+            while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"slogate exited: {self.log.read_text()[-3000:]}")
                 try:
