@@ -6,8 +6,11 @@ and the key, so a typo never silently changes what blocks a release. Pure: parse
     prometheus:   {url, timeout, connect_timeout, max_concurrency, headers, bearer_token_file}
     evaluation:   {interval, mode: auto|rules|direct, batch_size}
     specs:        {path, default_period, windows_path, watch_interval}
-    server:       {listen, max_body_bytes, admin_token_file}
-    store:        {path}
+    server:       {listen, max_body_bytes, admin_token_file, request_timeout, idle_timeout,
+                   max_connections, max_connections_per_peer, require_token_for: [gate, read],
+                   rate_limit: {rate, burst}}
+    store:        {path, min_free_mb, prune_every,
+                   retention: {decisions, notifications}}
     flagger:      {services: {"NAMESPACE/NAME": SERVICE}}
     github:       {api_url, webhook_secret_file, app_id, private_key_file, token_file,
                    services: {"OWNER/REPO[:ENV]": SERVICE}}
@@ -57,9 +60,25 @@ class SpecsConfig:
     watch_interval: float = 5.0
 
 
+DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """How long the store keeps what it no longer needs, and how it guards its disk."""
+
+    decisions: float = 400 * DAY
+    notifications: float = 30 * DAY
+    """Delivered, failed and expired outbox entries (a resolved incident's only record)."""
+    prune_every: float = 60.0
+    min_free_bytes: int = 256 << 20
+    """Below this much free space on the store's file system, no decision is made."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     path: str = "slogate.db"
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +100,30 @@ class GitHubConfig:
     services: Mapping[str, str] = field(default_factory=dict)
 
 
+ROUTE_CLASSES = ("gate", "read")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimitsConfig:
+    """What one client may take: connections, time, requests, and which routes need a token."""
+
+    request_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    max_connections: int = 0
+    """0: the file-descriptor limit less a reserve."""
+    max_connections_per_peer: int = 512
+    rate: float = 200.0
+    """Gate and canary requests per second per client (token name, else peer address); 0: off."""
+    burst: int = 2000
+    require_token_for: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     listen: str = "127.0.0.1:8080"
     max_body_bytes: int = 64 * 1024
     admin_token_file: str = ""
+    limits: ServerLimitsConfig = field(default_factory=ServerLimitsConfig)
 
 
 SINK_TYPES = ("alertmanager", "pagerduty", "opsgenie", "slack", "webhook")
@@ -363,7 +401,7 @@ def parse_config(
     specs = root.section(
         "specs", frozenset({"path", "default_period", "windows_path", "watch_interval"})
     )
-    store = root.section("store", frozenset({"path"}))
+    store = root.section("store", frozenset({"path", "retention", "min_free_mb", "prune_every"}))
     flagger = root.section("flagger", frozenset({"services"}))
     github = root.section(
         "github",
@@ -372,7 +410,9 @@ def parse_config(
             | {"services"}
         ),
     )
-    server = root.section("server", frozenset({"listen", "max_body_bytes", "admin_token_file"}))
+    server = root.section(
+        "server", frozenset({"listen", "max_body_bytes", "admin_token_file"} | _LIMIT_KEYS)
+    )
     return Config(
         prometheus=PrometheusConfig(
             url=prom.get("url", str, ""),
@@ -395,9 +435,10 @@ def parse_config(
             listen=server.get("listen", str, "127.0.0.1:8080"),
             max_body_bytes=server.get("max_body_bytes", int, 64 * 1024, _positive),
             admin_token_file=server.get("admin_token_file", str, ""),
+            limits=_server_limits(server),
         ),
         policy=_policy_config(root, interval),
-        store=StoreConfig(path=store.get("path", str, "slogate.db")),
+        store=StoreConfig(path=store.get("path", str, "slogate.db"), retention=_retention(store)),
         flagger=FlaggerConfig(services=flagger.string_map("services")),
         github=GitHubConfig(
             api_url=github.get("api_url", str, "https://api.github.com", _http_url),
@@ -409,6 +450,49 @@ def parse_config(
         ),
         notifications=_notifications(root),
         source=source,
+    )
+
+
+_LIMIT_KEYS = frozenset(
+    {
+        "request_timeout",
+        "idle_timeout",
+        "max_connections",
+        "max_connections_per_peer",
+        "rate_limit",
+        "require_token_for",
+    }
+)
+
+
+def _not_negative(value: float) -> str | None:
+    return None if value >= 0 else "must not be negative"
+
+
+def _server_limits(server: _Section) -> ServerLimitsConfig:
+    rate = server.section("rate_limit", frozenset({"rate", "burst"}))
+    routes = server.strings("require_token_for", frozenset())
+    for route in routes:
+        if route not in ROUTE_CLASSES:
+            raise server.error("require_token_for", f"must be among {', '.join(ROUTE_CLASSES)}")
+    return ServerLimitsConfig(
+        request_timeout=server.duration("request_timeout", 10.0),
+        idle_timeout=server.duration("idle_timeout", 60.0),
+        max_connections=server.get("max_connections", int, 0, _not_negative),
+        max_connections_per_peer=server.get("max_connections_per_peer", int, 512, _positive),
+        rate=rate.get("rate", float, 200.0, _not_negative),
+        burst=rate.get("burst", int, 2000, _positive),
+        require_token_for=routes,
+    )
+
+
+def _retention(store: _Section) -> RetentionConfig:
+    kept = store.section("retention", frozenset({"decisions", "notifications"}))
+    return RetentionConfig(
+        decisions=kept.duration("decisions", 400 * DAY),
+        notifications=kept.duration("notifications", 30 * DAY),
+        prune_every=store.duration("prune_every", 60.0),
+        min_free_bytes=store.get("min_free_mb", int, 256, _not_negative) << 20,
     )
 
 

@@ -7,6 +7,7 @@ SlogateError
 ├── ConfigError          slogate's own config file is invalid (file and key)
 ├── BackendError         the metric backend could not answer a query
 └── StoreError           the durable store could not read or write
+    └── StoreFullError   its disk is below the free-space floor: no decision is made
 """
 
 from __future__ import annotations
@@ -54,3 +55,8 @@ class QueryError(BackendError):
 
 class StoreError(SlogateError):
     """The durable store failed to read or write."""
+
+
+class StoreFullError(StoreError):
+    """The store's file system is below its free-space floor; decisions are refused (503
+    `store_full`) before SQLite itself fails for want of space."""

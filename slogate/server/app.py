@@ -39,7 +39,10 @@ from slogate.notify.sinks import (
 from slogate.server.api import create_app
 from slogate.server.auth import AdminTokens
 from slogate.server.github_auth import app_key
+from slogate.server.limits import ConnectionGuard, GuardedSite, guarded_runner
 from slogate.server.web import Secrets
+from slogate.store.diskguard import DiskGuard
+from slogate.store.housekeeping import Housekeeping
 from slogate.store.sqlite import SQLiteStore
 from slogate.telemetry.logs import register_secret
 from slogate.telemetry.metrics import Telemetry
@@ -166,6 +169,7 @@ class Runtime:
     pager: Pager
     telemetry: Telemetry
     app: web.Application
+    housekeeping: Housekeeping
 
 
 @contextlib.asynccontextmanager
@@ -189,14 +193,20 @@ async def runtime(
     if not result.ok:
         await client.aclose()
         raise ConfigError("invalid specs:\n" + "\n".join(result.errors))
-    store = SQLiteStore(Path(config.store.path))
+    retention = config.store.retention
+    guard = DiskGuard(Path(config.store.path), retention.min_free_bytes)
+    store = SQLiteStore(Path(config.store.path), guard=guard)
+    housekeeping = Housekeeping(store, retention, guard, clock)
     await store.open()
+    guard.refresh()
     pager = Pager(config.notifications, build_sinks(config) if sinks is None else sinks, store)
     try:
         control = ReleaseControl(store)
         await control.load()
         await pager.load()
-        telemetry = Telemetry(lambda: engine.snapshot, control=control, pager=pager)
+        telemetry = Telemetry(
+            lambda: engine.snapshot, control=control, pager=pager, housekeeping=housekeeping
+        )
         pager.on_outcome = telemetry.observe_notification
         engine.listeners.append(telemetry.observe_cycle)
 
@@ -206,7 +216,7 @@ async def runtime(
 
         engine.listeners.append(halt_and_page)
         app = create_app(engine, telemetry, control, tokens=tokens, secrets=secrets, pager=pager)
-        yield Runtime(engine, control, pager, telemetry, app)
+        yield Runtime(engine, control, pager, telemetry, app, housekeeping)
     finally:
         await client.aclose()
         await pager.aclose()
@@ -245,11 +255,15 @@ async def serve(
         config, specs, config_source=config_source, tokens=tokens, secrets=secrets
     ) as rt:
         freeze_long_lived()  # before listening: the collection it starts with takes a while
-        runner = web.AppRunner(rt.app, access_log=None)
+        limits = config.server.limits
+        guard = ConnectionGuard(limits, rt.telemetry.observe_rejected_connection)
+        rt.telemetry.connections_open.set_function(lambda: guard.open)
+        runner = guarded_runner(rt.app, limits)
         await runner.setup()
-        await web.TCPSite(runner, listen.host, listen.port, shutdown_timeout=10).start()
+        await GuardedSite(runner, guard, listen.host, listen.port).start()
         sender = asyncio.create_task(rt.pager.run())
         lag = asyncio.create_task(watch_loop_lag(rt.telemetry))
+        keeper = asyncio.create_task(rt.housekeeping.run())
         scheduler = start_scheduler(rt.engine)
         reloader = Reloader(rt.engine, rt.telemetry, scheduler)
         watched = [specs.path] + (
@@ -277,6 +291,6 @@ async def serve(
             await stop.wait()
         finally:
             log.info("stopping: draining requests")
-            await cancel(watcher, sender, lag)  # pending notifications stay in the outbox
+            await cancel(watcher, sender, lag, keeper)  # pending notifications stay in the outbox
             scheduler.shutdown(wait=False)
             await runner.cleanup()  # stops accepting, waits for in-flight requests

@@ -18,7 +18,7 @@ from slogate.core.answers import AnswerCache
 from slogate.core.gate import Decision, UnknownServiceError
 from slogate.core.policy import GateRequest
 from slogate.core.views import encode
-from slogate.errors import StoreError
+from slogate.errors import StoreError, StoreFullError
 from slogate.evaluation.engine import Engine
 from slogate.server.auth import AdminTokens
 from slogate.telemetry.metrics import Telemetry
@@ -109,6 +109,8 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         return response
     except UnknownServiceError as exc:
         return error_response(404, "not_found", str(exc))
+    except StoreFullError as exc:
+        return error_response(503, "store_full", f"audit store full: nothing was decided ({exc})")
     except StoreError as exc:
         log.error("store unavailable: %s", exc)
         return error_response(
@@ -123,6 +125,8 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
                 response.headers["Allow"] = exc.headers["Allow"]
             return response
         raise
+    except ConnectionError:
+        raise  # the client is gone (or was cut at its deadline): nobody to answer
     except Exception:
         log.exception("unhandled error serving %s %s", request.method, request.path)
         return error_response(500, "internal", "internal error")

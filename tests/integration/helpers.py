@@ -161,6 +161,7 @@ class ServeProcess:
         *,
         config: Path | None = None,
         interval: str = "1s",
+        nofile: int | None = None,
     ) -> None:
         self.args = [
             sys.executable,
@@ -181,6 +182,8 @@ class ServeProcess:
         self.log = store.with_suffix(".log")
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.nofile = nofile
+        """The process' file-descriptor limit (soft and hard), when lowered."""
 
     @property
     def url(self) -> str:
@@ -189,9 +192,10 @@ class ServeProcess:
     async def start(self) -> None:
         self.port = free_port()
         env = {**os.environ, "SLOGATE_ADMIN_TOKEN": ADMIN_TOKEN}
+        limit = ["prlimit", f"--nofile={self.nofile}", "--"] if self.nofile else []
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: ASYNC220 (spawning does not block)
-                [*self.args, "--listen", f"127.0.0.1:{self.port}"],
+                [*limit, *self.args, "--listen", f"127.0.0.1:{self.port}"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
