@@ -125,11 +125,15 @@ def start_slogate(
     *,
     port: int = 0,
     reuse_port: bool = False,
+    extra_config: str = "",
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = port or free_port()
     name = f"slogate-{port}-{len(list(workdir.glob('slogate-*.yaml')))}"
     config = workdir / f"{name}.yaml"
-    config.write_text(f"evaluation: {{mode: {mode}}}\nprometheus: {{timeout: 60s}}\n")
+    config.write_text(
+        f"evaluation: {{mode: {mode}}}\nprometheus: {{timeout: 60s}}\n"
+        + (extra_config or "server: {rate_limit: {rate: 0}}\n")  # wrk is one client
+    )
     launcher = ["-c", REUSE_PORT_SLOGATE] if reuse_port else ["-m", "slogate.cli"]
     process = subprocess.Popen(
         [

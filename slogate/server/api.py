@@ -20,7 +20,7 @@ from slogate.core.policy import GateRequest
 from slogate.core.views import rfc3339, status_view
 from slogate.evaluation.engine import Engine, ReloadResult
 from slogate.notify.paging import Pager
-from slogate.server import admin_api, webhooks
+from slogate.server import access, admin_api, webhooks
 from slogate.server.auth import AdminTokens
 from slogate.server.openapi import openapi_document
 from slogate.server.status_page import render_index, render_slo
@@ -229,14 +229,18 @@ def create_app(
     secrets: Secrets | None = None,
     pager: Pager | None = None,
 ) -> web.Application:
+    tokens = tokens or AdminTokens({})
     app = web.Application(
-        middlewares=[errors_middleware],
+        middlewares=[
+            errors_middleware,
+            access.middleware(engine.config.server.limits, tokens, telemetry),
+        ],
         client_max_size=engine.config.server.max_body_bytes,
     )
     app[ENGINE] = engine
     app[TELEMETRY] = telemetry
     app[CONTROL] = control
-    app[TOKENS] = tokens or AdminTokens({})
+    app[TOKENS] = tokens
     app[SECRETS] = secrets or Secrets()
     app[ANSWERS] = AnswerCache()
     if pager is not None:

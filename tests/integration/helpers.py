@@ -95,6 +95,7 @@ async def running_slogate(
     sinks: dict[str, Sink] | None = None,
     clock: Callable[[], float] = time.time,
     send: bool = True,
+    tokens: AdminTokens | None = None,
 ) -> AsyncIterator[Running]:
     """slogate wired as `serve` wires it, on a free loopback port; one cycle run before
     yielding unless `schedule` runs cycles on the interval instead. The store is a fresh SQLite
@@ -106,11 +107,10 @@ async def running_slogate(
             "store.path": str(store_path or Path(tmp) / "slogate.db"),
         }
         config = parse_config(config_text, "test", overrides)
-        tokens = AdminTokens({"admin": ADMIN_TOKEN})
         async with runtime(
             config,
             SpecSource(specs),
-            tokens=tokens,
+            tokens=tokens or AdminTokens({"admin": ADMIN_TOKEN}),
             secrets=secrets,
             sinks=sinks,
             clock=clock,

@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import re
 import socket
-from collections.abc import AsyncIterator
+import sqlite3
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -116,3 +118,69 @@ async def _closed(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bool:
         return await loop.sock_recv(sock, 1024) == b""
     except ConnectionError:
         return True
+
+
+@contextlib.contextmanager
+def small_tmpfs(where: Path, megabytes: int) -> Iterator[Path]:
+    """A tmpfs of `megabytes` mounted at `where` (root only: a missing right is a failure)."""
+    where.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(where)], check=True
+    )
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+async def flood(
+    url: str, answered: dict[str, str], refused: list[str], stop: asyncio.Event
+) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        while not stop.is_set():
+            response = await http.get("/v1/gate", params={"service": "checkout"})
+            body = response.json()
+            if response.status_code == 200:
+                answered[body["decision_id"]] = body["decision"]
+            else:
+                assert response.status_code == 503, response.text
+                refused.append(body["error"]["code"])
+
+
+async def test_a_disk_nearly_full_refuses_decisions_and_loses_none(
+    history: History, tmp_path: Path
+) -> None:
+    with small_tmpfs(tmp_path / "disk", 24) as disk:
+        config = tmp_path / "slogate.yaml"
+        config.write_text("store: {min_free_mb: 12}\nserver: {rate_limit: {rate: 0}}\n")
+        server = ServeProcess(history.url, DEMO_SPECS, disk / "slogate.db", config=config)
+        server.log = tmp_path / "slogate.log"
+        await server.start()
+        filler = disk / "filler"
+        filler.write_bytes(b"\0" * (9 << 20))  # 24 - 9 - the store: a few MB above the floor
+        answered: dict[str, str] = {}
+        refused: list[str] = []
+        stop = asyncio.Event()
+        try:
+            workers = [
+                asyncio.create_task(flood(server.url, answered, refused, stop)) for _ in range(4)
+            ]
+            await eventually(lambda: len(refused) > 50, "store_full answers", within=120)
+            async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+                text = (await http.get("/metrics")).text
+                assert metric(text, "slogate_store_full") == 1.0
+                assert 0 < metric(text, "slogate_store_free_bytes") < 12 << 20
+                assert (await http.get("/healthz")).status_code == 200
+                filler.unlink()  # room again: decisions again, without a restart
+                during = len(answered)
+                await eventually(lambda: len(answered) > during + 50, "decisions again")
+            stop.set()
+            await asyncio.gather(*workers)
+        finally:
+            stop.set()
+            server.stop()
+        assert set(refused) == {"store_full"}
+        conn = sqlite3.connect(disk / "slogate.db")
+        stored = dict(conn.execute("SELECT id, verdict FROM decisions").fetchall())
+        conn.close()
+        assert answered.items() <= stored.items()  # every answer given is in the audit
