@@ -6,7 +6,8 @@ whether anything grows: RSS, open descriptors, the store's size on disk, p99 lat
 slogate runs as `slogate serve` against a Prometheus on 127.0.0.1 scraping the demo's live
 exporter (no backfilled history: the figures are flat lines, not the SLOs' verdicts), with
 `store.retention.decisions` at a tenth of the run (at least 30 s) and pruning every 5 s. Load
-is paced by the clock (not by answers) from one keep-alive client of 8 connections. Every
+is paced by the clock from one keep-alive client of 8 connections (a tick finding all 8 busy is
+skipped and counted, rather than queued in the client). Every
 sample prints the window's p99 and the process' RSS, descriptors and store bytes; the last
 line is each figure's last sample as a ratio to its first (after retention's first pass).
 """
@@ -53,33 +54,45 @@ def p99(latencies: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000 if ordered else math.nan
 
 
-async def paced_load(url: str, rate: float, until: float, window: list[float]) -> int:
-    """`rate` gate calls a second, each started on its tick; returns how many failed."""
-    failures = 0
-    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+CONNECTIONS = 8
+
+
+async def paced_load(url: str, rate: float, until: float, window: list[float]) -> list[int]:
+    """Gate calls on a clock of `rate` ticks a second over `CONNECTIONS` keep-alive
+    connections. A tick that finds every connection busy is skipped and counted, so the
+    latency is the gate's, not a queue's growing in this client. Returns [failed, skipped]."""
+    counts = [0, 0]
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    busy = 0
     async with httpx.AsyncClient(base_url=url, timeout=10, limits=limits) as http:
 
         async def call() -> None:
-            nonlocal failures
+            nonlocal busy
             started = time.monotonic()
             try:
                 response = await http.get("/v1/gate", params={"service": "checkout"})
                 ok = response.status_code == 200
             except httpx.HTTPError:
                 ok = False
-            failures += not ok
+            finally:
+                busy -= 1
+            counts[0] += not ok
             window.append(time.monotonic() - started)
 
         tasks: set[asyncio.Task[None]] = set()
         tick = time.monotonic()
         while tick < until:
-            task = asyncio.create_task(call())
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            if busy < CONNECTIONS:
+                busy += 1
+                task = asyncio.create_task(call())
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            else:
+                counts[1] += 1
             tick += 1 / rate
             await asyncio.sleep(max(0.0, tick - time.monotonic()))
         await asyncio.gather(*tasks)
-    return failures
+    return counts
 
 
 async def soak(url: str, pid: int, db: Path, duration: float, rate: float, samples: int) -> None:
@@ -98,12 +111,12 @@ async def soak(url: str, pid: int, db: Path, duration: float, rate: float, sampl
             f"{format_duration(round(n * duration / samples)):>6} {calls:>7} {row[0]:>7.2f}"
             f" {row[1]:>7.1f} {row[2]:>5} {row[3] / 1e6:>9.2f}"
         )
-    failures = await load
+    failures, skipped = await load
     first, last = rows[1] if len(rows) > 2 else rows[0], rows[-1]
     print(
         f"last/second sample: p99 {last[0] / first[0]:.2f}, RSS {last[1] / first[1]:.2f},"
         f" fds {last[2] / first[2]:.2f}, store {last[3] / max(1, first[3]):.2f};"
-        f" failed calls: {failures}"
+        f" failed calls: {failures}, ticks skipped (all {CONNECTIONS} connections busy): {skipped}"
     )
 
 
