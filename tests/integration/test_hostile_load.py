@@ -184,3 +184,31 @@ async def test_a_disk_nearly_full_refuses_decisions_and_loses_none(
         stored = dict(conn.execute("SELECT id, verdict FROM decisions").fetchall())
         conn.close()
         assert answered.items() <= stored.items()  # every answer given is in the audit
+
+
+async def test_oversize_requests_are_refused_while_others_are_answered(
+    history: History, tmp_path: Path
+) -> None:
+    server = ServeProcess(history.url, DEMO_SPECS, tmp_path / "slogate.db")
+    await server.start()
+    try:
+        async with (
+            well_behaved(server.url) as statuses,
+            httpx.AsyncClient(base_url=server.url, timeout=10) as http,
+        ):
+            big_body = b'{"service": "' + b"x" * (1 << 20) + b'"}'  # 1 MiB: the limit is 64 KiB
+            big_header = {"X-Padding": "x" * 16_384}  # over aiohttp's 8,190-byte field limit
+            for _ in range(20):
+                body = await http.post("/v1/gate", content=big_body)
+                assert body.status_code == 413
+                assert body.json()["error"]["code"] == "too_large"
+                header = await http.get("/v1/gate?service=checkout", headers=big_header)
+                assert header.status_code in (400, 431)
+            answered = len(statuses)
+            await eventually(lambda: len(statuses) > answered, "an answer after the last")
+        assert set(statuses) == {200}
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            page = await http.get("/v1/decisions", params={"limit": "500"})
+        assert len(page.json()["decisions"]) == len(statuses)  # each answer audited, no other
+    finally:
+        server.stop()
