@@ -135,12 +135,14 @@ def start_slogate(
     long_windows: str = "oneshot",
     store: str = "",
     env: dict[str, str] | None = None,
+    extra_config: str = "",
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = port or free_port()
     name = f"slogate-{port}-{len(list(workdir.glob('slogate-*.yaml')))}"
     config = workdir / f"{name}.yaml"
     config.write_text(
         f"evaluation: {{mode: {mode}, long_windows: {long_windows}}}\nprometheus: {{timeout: 60s}}\n"
+        + (extra_config or "server: {rate_limit: {rate: 0}}\n")  # wrk is one client
     )
     launcher = ["-c", REUSE_PORT_SLOGATE] if reuse_port else ["-m", "slogate.cli"]
     process = subprocess.Popen(

@@ -12,8 +12,11 @@ and the values the rest of slogate reads. msgspec's errors are reworded into slo
                    flavor: prometheus|thanos|mimir|victoriametrics}
     evaluation:   {interval, mode: auto|rules|direct, batch_size, long_windows: oneshot|incremental}
     specs:        {path, default_period, windows_path, watch_interval}
-    server:       {listen, max_body_bytes, admin_token_file}
-    store:        {path | url, password_file, timeout, pool_size}
+    server:       {listen, max_body_bytes, admin_token_file, request_timeout, idle_timeout,
+                   max_connections, max_connections_per_peer, require_token_for: [gate, read],
+                   rate_limit: {rate, burst}}
+    store:        {path | url, password_file, timeout, pool_size, min_free_mb, prune_every,
+                   retention: {decisions, notifications}}
     flagger:      {services: {"NAMESPACE/NAME": SERVICE}}
     github:       {api_url, webhook_secret_file, app_id, private_key_file, token_file,
                    services: {"OWNER/REPO[:ENV]": SERVICE}}
@@ -56,6 +59,7 @@ def seconds(value: float) -> Seconds:
 
 
 Positive = Annotated[int, msgspec.Meta(gt=0)]
+NotNegative = Annotated[int, msgspec.Meta(ge=0)]
 Ratio = Annotated[float, msgspec.Meta(ge=0, le=1)]
 SinkType = Literal["alertmanager", "pagerduty", "opsgenie", "slack", "webhook"]
 Severity = Literal["page", "ticket"]
@@ -102,6 +106,26 @@ class SpecsConfig(Section, frozen=True, kw_only=True):
     watch_interval: Seconds = seconds(5.0)
 
 
+DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """How long the store keeps what it no longer needs, and how it guards its disk."""
+
+    decisions: float = 400 * DAY
+    notifications: float = 30 * DAY
+    """Delivered, failed and expired outbox entries (a resolved incident's only record)."""
+    prune_every: float = 60.0
+    min_free_bytes: int = 256 << 20
+    """Below this much free space on the store's file system, no decision is made."""
+
+
+class KeptFor(Section, frozen=True, kw_only=True):
+    decisions: Seconds = seconds(400 * DAY)
+    notifications: Seconds = seconds(30 * DAY)
+
+
 class StoreConfig(Section, frozen=True, kw_only=True):
     """The SQLite file (one process), unless `url` names a PostgreSQL database (replicas)."""
 
@@ -113,6 +137,18 @@ class StoreConfig(Section, frozen=True, kw_only=True):
     timeout: Seconds = seconds(5.0)
     """How long one store operation may take before the gate answers 503 store_unavailable."""
     pool_size: Positive = 8
+    retention: KeptFor = KeptFor()
+    prune_every: Seconds = seconds(60.0)
+    min_free_mb: NotNegative = 256
+
+    @property
+    def retention_config(self) -> RetentionConfig:
+        return RetentionConfig(
+            decisions=self.retention.decisions,
+            notifications=self.retention.notifications,
+            prune_every=self.prune_every,
+            min_free_bytes=self.min_free_mb << 20,
+        )
 
     def __post_init__(self) -> None:
         if not self.url:
@@ -152,10 +188,51 @@ class GitHubConfig(Section, frozen=True, kw_only=True):
             raise ValueError(f"app_id: not a GitHub App id or client id: {self.app_id[:64]!r}")
 
 
+ROUTE_CLASSES = ("gate", "read")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimitsConfig:
+    """What one client may take: connections, time, requests, and which routes need a token."""
+
+    request_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    max_connections: int = 0
+    """0: the file-descriptor limit less a reserve."""
+    max_connections_per_peer: int = 512
+    rate: float = 200.0
+    """Gate and canary requests per second per client (token name, else peer address); 0: off."""
+    burst: int = 2000
+    require_token_for: frozenset[str] = frozenset()
+
+
+class RateLimit(Section, frozen=True, kw_only=True):
+    rate: Annotated[float, msgspec.Meta(ge=0)] = 200.0
+    burst: Positive = 2000
+
+
 class ServerConfig(Section, frozen=True, kw_only=True):
     listen: str = "127.0.0.1:8080"
     max_body_bytes: Positive = 64 * 1024
     admin_token_file: str = ""
+    request_timeout: Seconds = seconds(10.0)
+    idle_timeout: Seconds = seconds(60.0)
+    max_connections: NotNegative = 0
+    max_connections_per_peer: Positive = 512
+    rate_limit: RateLimit = RateLimit()
+    require_token_for: frozenset[Literal["gate", "read"]] = frozenset()
+
+    @property
+    def limits(self) -> ServerLimitsConfig:
+        return ServerLimitsConfig(
+            request_timeout=self.request_timeout,
+            idle_timeout=self.idle_timeout,
+            max_connections=self.max_connections,
+            max_connections_per_peer=self.max_connections_per_peer,
+            rate=self.rate_limit.rate,
+            burst=self.rate_limit.burst,
+            require_token_for=frozenset(self.require_token_for),
+        )
 
 
 _NEEDS_SECRET = {"pagerduty", "opsgenie", "webhook"}
@@ -469,10 +546,8 @@ def _reworded(message: str, doc: Any) -> str:
         return f"{_join(key, missing[1])}: is required{suffix}"
     if wrong := re.fullmatch(r"Expected `(\w+)`, got `\w+`", reason):
         return f"{key}: expected {wrong[1]}, got {_value_at(doc, parts)!r}"
-    if re.fullmatch(r"Expected `int` >= 1", reason):
-        return f"{key}: must be positive"
-    if re.fullmatch(r"Expected `float` [<>]= [01]\.0", reason):
-        return f"{key}: must be between 0 and 1"
+    if re.fullmatch(r"Expected `(int|float)` [<>]=? [0-9.]+", reason):
+        return f"{key}: {_bounds(_meta_at(ConfigFile, parts))}"
     if re.fullmatch(r"Invalid enum value .*", reason):
         return f"{key}: must be one of {', '.join(a for a in _literals(kind) if a)}"
     if head := _HEAD.match(reason):  # a check of a section naming its own key
@@ -507,6 +582,27 @@ def _type_at(kind: Any, parts: list[str | int]) -> Any:
         hints = typing.get_type_hints(kind, include_extras=True)
         kind = hints.get(part, Any)
     return _unwrapped(kind)
+
+
+def _meta_at(kind: Any, parts: list[str | int]) -> msgspec.Meta | None:
+    """The bounds declared on the field at `parts` (`Positive`, `Ratio`, ...)."""
+    parent = _type_at(kind, parts[:-1])
+    if not (parts and isinstance(parent, type) and issubclass(parent, msgspec.Struct)):
+        return None
+    annotated = typing.get_type_hints(parent, include_extras=True).get(str(parts[-1]))
+    for arg in typing.get_args(annotated):
+        for meta in [arg, *typing.get_args(arg)]:
+            if isinstance(meta, msgspec.Meta):
+                return meta
+    return None
+
+
+def _bounds(meta: msgspec.Meta | None) -> str:
+    if meta is not None and meta.ge == 0 and meta.le == 1:
+        return "must be between 0 and 1"
+    if meta is not None and meta.gt == 0:
+        return "must be positive"
+    return "must not be negative"
 
 
 def _unwrapped(kind: Any) -> Any:

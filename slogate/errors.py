@@ -11,7 +11,8 @@ SlogateError
 │   ├── QueryError           it answered: this query failed (another may succeed)
 │   └── DegradedDataError    it answered with warnings: the data may be incomplete
 ├── StoreError               the durable store could not read or write
-│   └── StaleOverridesError  a decision made on overrides another replica has since changed
+│   ├── StaleOverridesError  a decision made on overrides another replica has since changed
+│   └── StoreFullError       its disk is below the free-space floor: no decision is made
 ├── DeliveryError            a notification sink did not take a notification
 ├── GitHubAuthError          no token could be had for a call to GitHub
 └── RequestError             an HTTP request slogate will not act on (its status and code)
@@ -129,3 +130,8 @@ class UnknownServiceError(RequestError, LookupError):
 class StaleOverridesError(StoreError):
     """A decision made on freezes and exemptions older than the store's (another replica changed
     them): not recorded; decide again on the current ones."""
+
+
+class StoreFullError(StoreError):
+    """The store's file system is below its free-space floor; decisions are refused (503
+    `store_full`) before SQLite itself fails for want of space."""

@@ -85,10 +85,10 @@ def test_command_line_overrides_are_checked_like_the_file() -> None:
 
 def test_unknown_keys_and_missing_ones_are_named_with_what_is_known() -> None:
     with pytest.raises(ConfigError) as unknown:
-        parse_config("server: {listen: ':1', max_body: 10}")
+        parse_config("notifications: {routes: [{match: {sevrity: page}}]}")
     assert str(unknown.value) == (
-        "slogate.yaml: server.max_body: unknown key (known: admin_token_file, listen,"
-        " max_body_bytes)"
+        "slogate.yaml: notifications.routes[0].match.sevrity: unknown key"
+        " (known: service, severity, slo)"
     )
     with pytest.raises(ConfigError) as missing:
         parse_config("notifications: {sinks: [{name: am}]}")

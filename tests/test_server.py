@@ -18,6 +18,7 @@ from slogate.evaluation.engine import SpecSource
 from slogate.evaluation.prometheus import PrometheusClient
 from slogate.server import app as app_module
 from slogate.server.app import freeze_long_lived, runtime, watch_loop_lag
+from slogate.store.diskguard import DiskGuard
 from slogate.store.sqlite import SQLiteStore
 from slogate.telemetry.metrics import Telemetry
 
@@ -76,8 +77,8 @@ class Recorder:
             self.clients.append(real_client(config))
             return self.clients[-1]
 
-        def store(config: StoreConfig, password: str) -> SQLiteStore:
-            self.stores.append(SQLiteStore(Path(config.path)))
+        def store(config: StoreConfig, password: str, guard: DiskGuard | None) -> SQLiteStore:
+            self.stores.append(SQLiteStore(Path(config.path), guard=guard))
             return self.stores[-1]
 
         monkeypatch.setattr(app_module, "backend_client", client)

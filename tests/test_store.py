@@ -5,6 +5,7 @@ rely on (the overrides version, one halt per SLO, incidents opened once, outbox 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from slogate.core.ids import ulid
 from slogate.core.overrides import Exemption, Freeze, FreezeKind
 from slogate.errors import StaleOverridesError, StoreError
 from slogate.store.base import (
@@ -391,3 +393,20 @@ async def test_a_locked_table_past_the_timeout_is_a_store_error(postgres: LocalP
         assert [r.body["n"] for r in await store.decisions(DecisionQuery())] == [2]
     finally:
         await store.close()
+
+
+async def test_retention_prunes_the_oldest_decisions_in_batches(open_store: Opener) -> None:
+    store = await open_store()
+    for n in range(12):  # one a day
+        at = 1_700_000_000.0 + n * 86_400
+        await store.record_decision(dataclasses.replace(record(n, at=at), id=ulid(at)))
+    cutoff = 1_700_000_000.0 + 7 * 86_400  # keeps the days from 7 on
+    assert await store.prune("decisions", cutoff, 4) == 4
+    assert await store.prune("decisions", cutoff, 4) == 3
+    assert await store.prune("decisions", cutoff, 4) == 0
+    kept = await store.decisions(DecisionQuery(limit=50))
+    assert [r.body["n"] for r in kept] == [11, 10, 9, 8, 7]
+    sizes = await store.sizes()
+    assert sizes.rows["decisions"] == 5 and sizes.bytes > 0
+    with pytest.raises(StoreError, match="no retention for table 'freezes'"):
+        await store.prune("freezes", cutoff, 4)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -98,12 +99,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # --- check and status (clients of a running gate) -------------------------------------------------
 
 
+RATE_LIMIT_WAITS = 5
+RATE_LIMIT_LONGEST_WAIT = 60.0
+
+
 def _get_json(url: str, params: dict[str, str], timeout: float) -> tuple[int, Any]:
-    response = httpx.get(url, params=params, timeout=timeout)
+    """GET with the token of `SLOGATE_TOKEN` if set; a 429 is waited out as its Retry-After
+    says (a few times, a minute at most each), since a pipeline would rather wait than fail."""
+    token = os.environ.get("SLOGATE_TOKEN", "").strip()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    for _ in range(RATE_LIMIT_WAITS):
+        response = httpx.get(url, params=params, timeout=timeout, headers=headers)
+        if response.status_code != 429:
+            break
+        wait = _retry_after(response.headers.get("Retry-After", ""))
+        print(f"slogate: rate limited, retrying in {wait:g} s", file=sys.stderr)
+        time.sleep(wait)
     try:
         return response.status_code, response.json()
     except ValueError:
         return response.status_code, None
+
+
+def _retry_after(value: str) -> float:
+    seconds = float(value) if value.strip().isdigit() else 1.0
+    return min(max(seconds, 0.1), RATE_LIMIT_LONGEST_WAIT)
 
 
 def _describe(body: dict[str, Any]) -> str:

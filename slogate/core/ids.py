@@ -21,3 +21,9 @@ def ulid(now: float | None = None) -> str:
     millis = int((time.time() if now is None else now) * 1000)
     value = (millis << 80) | _random.getrandbits(80)
     return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
+
+
+def first_ulid(at: float) -> str:
+    """The smallest ULID of the millisecond `at`: every id made before it sorts below."""
+    value = int(at * 1000) << 80
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])

@@ -40,14 +40,17 @@ from slogate.notify.sinks import (
     SlackSink,
     WebhookSink,
 )
-from slogate.server import webhooks
+from slogate.server import access, webhooks
 from slogate.server.auth import AdminTokens, Secrets
 from slogate.server.github_auth import app_key
 from slogate.server.keys import ANSWERS, CONTROL, ENGINE, PAGER, SECRETS, TELEMETRY, TOKENS
+from slogate.server.limits import ConnectionGuard, GuardedSite, guarded_runner
 from slogate.server.routes import ROUTES, add_routes
 from slogate.server.web import errors_middleware
 from slogate.store.base import Store
+from slogate.store.diskguard import DiskGuard
 from slogate.store.factory import PASSWORD_ENV, describe, store_from_config
+from slogate.store.housekeeping import Housekeeping
 from slogate.telemetry.logs import register_secret
 from slogate.telemetry.metrics import Telemetry
 from slogate.telemetry.tracing import setup_from_env
@@ -177,14 +180,18 @@ def create_app(
     pager: Pager | None = None,
 ) -> web.Application:
     """The aiohttp application: its state, the route table, the webhooks' own client."""
+    tokens = tokens or AdminTokens({})
     app = web.Application(
-        middlewares=[errors_middleware],
+        middlewares=[
+            errors_middleware,
+            access.middleware(engine.config.server.limits, tokens, telemetry),
+        ],
         client_max_size=engine.config.server.max_body_bytes,
     )
     app[ENGINE] = engine
     app[TELEMETRY] = telemetry
     app[CONTROL] = control
-    app[TOKENS] = tokens or AdminTokens({})
+    app[TOKENS] = tokens
     app[SECRETS] = secrets or Secrets()
     app[ANSWERS] = AnswerCache()
     if pager is not None:
@@ -205,6 +212,7 @@ class Runtime:
     telemetry: Telemetry
     app: web.Application
     runner: web.AppRunner
+    housekeeping: Housekeeping
 
 
 def _closing(client: PrometheusClient) -> CleanupContext:
@@ -215,10 +223,14 @@ def _closing(client: PrometheusClient) -> CleanupContext:
     return context
 
 
-def _opened(store: Store, described: str, control: ReleaseControl, pager: Pager) -> CleanupContext:
+def _opened(
+    store: Store, described: str, guard: DiskGuard | None, control: ReleaseControl, pager: Pager
+) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
         await store.open()
         log.info("store: %s", described)
+        if guard is not None:
+            guard.refresh()
         try:
             await control.load()
             await pager.load()
@@ -255,7 +267,14 @@ async def runtime(
     if not result.ok:
         await client.aclose()
         raise ConfigError("invalid specs:\n" + "\n".join(result.errors))
-    store = store_from_config(config.store, read_secret(PASSWORD_ENV, config.store.password_file))
+    retention = config.store.retention_config
+    # The free-space floor guards a local SQLite file; PostgreSQL watches its own disk.
+    guard = (
+        None if config.store.url else DiskGuard(Path(config.store.path), retention.min_free_bytes)
+    )
+    password = read_secret(PASSWORD_ENV, config.store.password_file)
+    store = store_from_config(config.store, password, guard)
+    housekeeping = Housekeeping(store, retention, guard, clock)
     pager = Pager(
         config.notifications,
         pager_sinks,
@@ -264,7 +283,9 @@ async def runtime(
         lease=2 * config.interval,  # a dead sender's rows are taken over within two intervals
     )
     control = ReleaseControl(store)
-    telemetry = Telemetry(lambda: engine.snapshot, control=control, pager=pager)
+    telemetry = Telemetry(
+        lambda: engine.snapshot, control=control, pager=pager, housekeeping=housekeeping
+    )
     pager.on_outcome = telemetry.observe_notification
     engine.listeners.append(telemetry.observe_cycle)
 
@@ -275,11 +296,11 @@ async def runtime(
     engine.listeners.append(halt_and_page)
     app = create_app(engine, telemetry, control, tokens=tokens, secrets=secrets, pager=pager)
     app.cleanup_ctx.append(_closing(client))
-    app.cleanup_ctx.append(_opened(store, describe(config.store), control, pager))
-    runner = web.AppRunner(app, access_log=None)
+    app.cleanup_ctx.append(_opened(store, describe(config.store), guard, control, pager))
+    runner = guarded_runner(app, config.server.limits)
     try:
         await runner.setup()
-        yield Runtime(engine, control, pager, telemetry, app, runner)
+        yield Runtime(engine, control, pager, telemetry, app, runner, housekeeping)
     finally:
         await runner.cleanup()  # stops accepting, waits for in-flight requests, then closes
 
@@ -316,9 +337,12 @@ async def serve(
         config, specs, config_source=config_source, tokens=tokens, secrets=secrets
     ) as rt:
         freeze_long_lived()  # before listening: the collection it starts with takes a while
-        await web.TCPSite(rt.runner, listen.host, listen.port, shutdown_timeout=10).start()
+        guard = ConnectionGuard(config.server.limits, rt.telemetry.observe_rejected_connection)
+        rt.telemetry.connections_open.set_function(lambda: guard.open)
+        await GuardedSite(rt.runner, guard, listen.host, listen.port).start()
         sender = asyncio.create_task(rt.pager.run())
         lag = asyncio.create_task(watch_loop_lag(rt.telemetry))
+        keeper = asyncio.create_task(rt.housekeeping.run())
         scheduler = start_scheduler(rt.engine)
         reloader = Reloader(rt.engine, rt.telemetry, scheduler)
         watched = [specs.path] + (
@@ -346,5 +370,5 @@ async def serve(
             await stop.wait()
         finally:
             log.info("stopping: draining requests")
-            await cancel(watcher, sender, lag)  # pending notifications stay in the outbox
+            await cancel(watcher, sender, lag, keeper)  # pending notifications stay in the outbox
             scheduler.shutdown(wait=False)

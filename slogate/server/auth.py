@@ -1,8 +1,10 @@
-"""Admin tokens: named bearer tokens from the environment or a file, compared in constant time.
+"""Bearer tokens: named, scoped, from the environment or a file, compared in constant time.
 
-`SLOGATE_ADMIN_TOKEN` holds one token (named `admin`); a token file holds one token per line,
-either bare or as `name:token`. Tokens never reach a log line; the name identifies the actor in
-the audit trail.
+`SLOGATE_ADMIN_TOKEN` holds one token (named `admin`); a token file holds one token per line:
+bare, `name:token` (both admin tokens, as before scopes), or `name:scope[,scope]:token` with
+scopes among `admin` (overrides; implies the others), `pipeline` (gate, canary, deployment
+events) and `read` (status, decisions). Tokens never reach a log line; the name identifies the
+actor in the audit trail and the client for rate limits.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from slogate.telemetry.logs import register_secret
 
 ENV_TOKEN = "SLOGATE_ADMIN_TOKEN"  # noqa: S105 (the variable's name)
 MIN_TOKEN_LENGTH = 16
+SCOPES = ("admin", "pipeline", "read")
 
 
 def _digest(token: str) -> bytes:
@@ -28,7 +31,10 @@ def _digest(token: str) -> bytes:
 class AdminTokens:
     """The set of admin tokens; `verify` spends the same time whatever the presented token."""
 
-    def __init__(self, tokens: Mapping[str, str]) -> None:
+    def __init__(
+        self, tokens: Mapping[str, str], scopes: Mapping[str, frozenset[str]] | None = None
+    ) -> None:
+        """`scopes` by token name; a token not in it is an admin token."""
         for name, token in tokens.items():
             register_secret(token)
             if len(token) < MIN_TOKEN_LENGTH:
@@ -36,20 +42,25 @@ class AdminTokens:
                     f"admin token {name!r} is shorter than {MIN_TOKEN_LENGTH} characters"
                 )
         # Compare fixed-length digests so neither length nor prefix of a token leaks by timing.
-        self._digests = [(name, _digest(token)) for name, token in tokens.items()]
+        given = scopes or {}
+        self._digests = [
+            (name, _digest(token), given.get(name, frozenset({"admin"})))
+            for name, token in tokens.items()
+        ]
 
     @property
     def configured(self) -> bool:
         return bool(self._digests)
 
-    def verify(self, presented: str) -> str | None:
-        """The name of the matching token, or None. Every token is compared, always."""
+    def verify(self, presented: str, scope: str = "admin") -> str | None:
+        """The name of the matching token if it has `scope` (admin has every scope), or None.
+        Every token is compared, always."""
         candidate = _digest(presented)
         found = None
-        for name, digest in self._digests:
+        for name, digest, scopes in self._digests:
             if hmac.compare_digest(candidate, digest) and found is None:
-                found = name
-        return found
+                found = name if scope in scopes or "admin" in scopes else ""
+        return found or None
 
     def __repr__(self) -> str:
         return f"AdminTokens({len(self._digests)} configured)"
@@ -58,6 +69,7 @@ class AdminTokens:
     def load(cls, token_file: str = "", environ: Mapping[str, str] | None = None) -> AdminTokens:
         env = os.environ if environ is None else environ
         tokens: dict[str, str] = {}
+        scopes: dict[str, frozenset[str]] = {}
         if token := env.get(ENV_TOKEN, "").strip():
             tokens["admin"] = token
         if token_file:
@@ -74,10 +86,20 @@ class AdminTokens:
                 name, sep, token = line.partition(":")
                 if not sep:
                     name, token = f"token{number}", line
+                granted, sep, scoped_token = token.partition(":")
+                if sep and (listed := _scopes(granted)) is not None:
+                    scopes[name.strip()], token = listed, scoped_token
                 if name in tokens:
                     raise ConfigError(f"{token_file}:{number}: admin token name {name!r} repeated")
                 tokens[name.strip()] = token.strip()
-        return cls(tokens)
+        return cls(tokens, scopes)
+
+
+def _scopes(text: str) -> frozenset[str] | None:
+    """The scopes of `name:scope[,scope]:token`, or None when `text` is no list of scopes (then
+    the line is `name:token`, its token holding a colon)."""
+    listed = frozenset(part.strip() for part in text.split(","))
+    return listed if listed and listed <= set(SCOPES) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,6 +148,14 @@ _GATE_RESPONSES = {
     "400": _ERROR,
     "404": _json(_ref("Error"), "Unknown service or SLO"),
     "413": _ERROR,
+    # Bounded under hostile load (server/access.py, store/diskguard.py):
+    "401": _json(_ref("Error"), "A token is required (server.require_token_for)"),
+    "403": _json(_ref("Error"), "The token lacks the pipeline scope"),
+    "429": {
+        **_json(_ref("Error"), "Rate limited: retry after Retry-After seconds"),
+        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+    },
+    "503": _json(_ref("Error"), "Nothing decided: store_full or store_unavailable"),
 }
 
 

@@ -21,6 +21,7 @@ from slogate.errors import (
     RequestError,
     StaleOverridesError,
     StoreError,
+    StoreFullError,
 )
 from slogate.server.keys import ANSWERS, CONTROL, ENGINE, TELEMETRY
 from slogate.telemetry.tracing import set_attributes, span
@@ -68,6 +69,8 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="slogate"'
         return response
+    except StoreFullError as exc:
+        return error_response(503, "store_full", f"audit store full: nothing was decided ({exc})")
     except StoreError as exc:
         log.error("store unavailable: %s", exc)
         return error_response(
@@ -82,6 +85,8 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
                 response.headers["Allow"] = exc.headers["Allow"]
             return response
         raise
+    except ConnectionError:
+        raise  # the client is gone (or was cut at its deadline): nobody to answer
     except Exception:
         log.exception("unhandled error serving %s %s", request.method, request.path)
         return error_response(500, "internal", "internal error")

@@ -193,6 +193,19 @@ def changed_notifications(
     return [e for e in change.notifications if (incident_key(e.incident), e.action) in done]
 
 
+PRUNABLE = ("decisions", "notifications")
+"""What retention applies to: audited decisions, and finished (delivered, failed, expired)
+notifications, a resolved incident's only record (open incidents and overrides are kept)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSizes:
+    rows: dict[str, int]
+    """Rows by table."""
+    bytes: int
+    """On disk, everything included (for SQLite: the database file and its WAL)."""
+
+
 class Store(Protocol):
     async def open(self) -> None: ...
 
@@ -249,3 +262,10 @@ class Store(Protocol):
     async def retry_notification(
         self, entry_id: int, attempts: int, next_at: float, error: str
     ) -> None: ...
+
+    async def prune(self, table: str, before: float, limit: int) -> int:
+        """Delete at most `limit` of the oldest rows of `table` (one of `PRUNABLE`) older than
+        `before`, in one short transaction; returns how many went."""
+
+    async def sizes(self) -> StoreSizes:
+        """Rows per table and bytes used, read without holding up writes."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from slogate.config import StoreConfig
 from slogate.store.base import Store
+from slogate.store.diskguard import DiskGuard
 from slogate.store.postgresql import PostgreSQLStore
 from slogate.store.sqlite import SQLiteStore
 
@@ -18,13 +19,14 @@ def is_store_url(text: str) -> bool:
     return text.startswith(("postgresql://", "postgres://"))
 
 
-def store_from_config(config: StoreConfig, password: str) -> Store:
-    """The store `config` selects, not yet open; `password` is for PostgreSQL ("" for libpq's)."""
+def store_from_config(config: StoreConfig, password: str, guard: DiskGuard | None = None) -> Store:
+    """The store `config` selects, not yet open; `password` is for PostgreSQL ("" for libpq's),
+    `guard` the free-space floor of a SQLite file."""
     if config.url:
         return PostgreSQLStore(
             config.url, password=password, timeout=config.timeout, pool_size=config.pool_size
         )
-    return SQLiteStore(Path(config.path))
+    return SQLiteStore(Path(config.path), guard=guard)
 
 
 def describe(config: StoreConfig) -> str:

@@ -33,10 +33,12 @@ from psycopg import AsyncConnection
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from slogate.core.ids import first_ulid
 from slogate.core.overrides import Exemption, Freeze, FreezeKind
 from slogate.errors import StaleOverridesError, StoreError
 from slogate.store.base import (
     OUTBOX_COLUMNS,
+    PRUNABLE,
     TABLES,
     AdminAction,
     DecisionQuery,
@@ -46,6 +48,7 @@ from slogate.store.base import (
     OpenIncident,
     OutboxEntry,
     Overrides,
+    StoreSizes,
     changed_notifications,
     incident_key,
     outbox_entry,
@@ -613,3 +616,37 @@ class PostgreSQLStore:
             " WHERE id = %s RETURNING id",
             (attempts, next_at, error, entry_id),
         )
+
+    # --- retention ----------------------------------------------------------------------------
+
+    async def prune(self, table: str, before: float, limit: int) -> int:
+        """As `SQLiteStore.prune`; rows another replica is deleting are skipped, not waited for
+        (every replica runs housekeeping: they share the work instead of queueing on locks)."""
+        if table not in PRUNABLE:
+            raise StoreError(f"no retention for table {table!r} (known: {', '.join(PRUNABLE)})")
+        if table == "decisions":
+            sql = (
+                "DELETE FROM decisions WHERE id IN (SELECT id FROM decisions WHERE id < %s"
+                " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+            )
+            args: tuple[str | float, int] = (first_ulid(before), limit)
+        else:
+            sql = (
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state <> 'pending'"
+                " AND finished_at < %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+            )
+            args = (before, limit)
+
+        async def delete(conn: Connection) -> int:
+            return (await conn.execute(sql.encode(), args)).rowcount
+
+        return await self._run(delete)
+
+    async def sizes(self) -> StoreSizes:
+        """Rows counted in one snapshot (MVCC: no lock on the gate's writes); bytes of the
+        whole database, indexes and TOAST included."""
+        [(decisions, notifications, size)] = await self._rows(
+            "SELECT (SELECT count(*) FROM decisions), (SELECT count(*) FROM outbox),"
+            " pg_database_size(current_database())"
+        )
+        return StoreSizes({"decisions": decisions, "notifications": notifications}, size)

@@ -20,10 +20,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from slogate.core.ids import first_ulid
 from slogate.core.overrides import Exemption, Freeze, FreezeKind
-from slogate.errors import StaleOverridesError, StoreError
+from slogate.errors import StaleOverridesError, StoreError, StoreFullError
 from slogate.store.base import (
     OUTBOX_COLUMNS,
+    PRUNABLE,
     TABLES,
     AdminAction,
     DecisionQuery,
@@ -33,10 +35,12 @@ from slogate.store.base import (
     OpenIncident,
     OutboxEntry,
     Overrides,
+    StoreSizes,
     changed_notifications,
     incident_key,
     outbox_entry,
 )
+from slogate.store.diskguard import DiskGuard
 
 T = TypeVar("T")
 
@@ -211,6 +215,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA journal_size_limit=67108864")  # the WAL shrinks back after a burst
     return conn
 
 
@@ -267,9 +272,11 @@ def _active_exemptions(conn: sqlite3.Connection) -> list[Exemption]:
 class SQLiteStore:
     """`Store` on one SQLite file."""
 
-    def __init__(self, path: Path, *, max_batch: int = 256) -> None:
+    def __init__(self, path: Path, *, max_batch: int = 256, guard: DiskGuard | None = None) -> None:
         self.path = path
         self.max_batch = max_batch
+        self.guard = guard
+        """Refuses new decisions while the disk is nearly full (before SQLite itself fails)."""
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
@@ -401,6 +408,8 @@ class SQLiteStore:
     # --- decisions --------------------------------------------------------------------------
 
     async def record_decision(self, record: DecisionRecord) -> None:
+        if self.guard is not None and self.guard.full:
+            raise StoreFullError(f"{self.path}: {self.guard.describe()}")
         row = (
             record.id,
             record.decided_at,
@@ -655,3 +664,47 @@ class SQLiteStore:
             )
 
         await self._call(update)
+
+    # --- retention ----------------------------------------------------------------------------
+
+    async def prune(self, table: str, before: float, limit: int) -> int:
+        """Decisions by id (ULIDs sort by time: the primary key's order, no other index);
+        notifications once finished, by when."""
+        if table not in PRUNABLE:
+            raise StoreError(f"no retention for table {table!r} (known: {', '.join(PRUNABLE)})")
+        if table == "decisions":
+            sql = (
+                "DELETE FROM decisions WHERE id IN"
+                " (SELECT id FROM decisions WHERE id < ? ORDER BY id LIMIT ?)"
+            )
+            args: tuple[str | float, int] = (first_ulid(before), limit)
+        else:
+            sql = (
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+                " WHERE state != 'pending' AND finished_at < ? ORDER BY id LIMIT ?)"
+            )
+            args = (before, limit)
+
+        def delete(conn: sqlite3.Connection) -> int:
+            return conn.execute(sql, args).rowcount
+
+        return await self._call(delete)
+
+    async def sizes(self) -> StoreSizes:
+        """Counted on a read-only connection of its own (WAL readers do not block the writer),
+        off the store thread, so a count over millions of rows never delays a decision."""
+        return await asyncio.to_thread(self._sizes)
+
+    def _sizes(self) -> StoreSizes:
+        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = {
+                "decisions": conn.execute("SELECT count(*) FROM decisions").fetchone()[0],
+                "notifications": conn.execute("SELECT count(*) FROM outbox").fetchone()[0],
+            }
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        finally:
+            conn.close()
+        files = (self.path, self.path.with_name(self.path.name + "-wal"))
+        return StoreSizes(rows, sum(f.stat().st_size for f in files if f.exists()))

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from slogate.core.durations import format_duration
@@ -140,6 +140,64 @@ class OutboxCollector(Collector):
         yield from (depth, incidents)
 
 
+class Sizes(Protocol):
+    @property
+    def rows(self) -> Mapping[str, int]: ...
+    @property
+    def bytes(self) -> int: ...
+
+
+class FreeSpace(Protocol):
+    @property
+    def free_bytes(self) -> int: ...
+    @property
+    def full(self) -> bool: ...
+
+
+class Retention(Protocol):
+    """What the store gauges read (`store.housekeeping.Housekeeping`)."""
+
+    @property
+    def sizes(self) -> Sizes | None: ...
+    @property
+    def pruned(self) -> Mapping[str, int]: ...
+    @property
+    def guard(self) -> FreeSpace | None: ...
+
+
+class StoreCollector(Collector):
+    """The store's size after the last housekeeping pass, what retention deleted, free space."""
+
+    def __init__(self, housekeeping: Retention) -> None:
+        self.housekeeping = housekeeping
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        rows = GaugeMetricFamily("slogate_store_rows", "Rows by table.", labels=["table"])
+        size = GaugeMetricFamily("slogate_store_bytes", "Bytes the store uses on disk.")
+        if (sizes := self.housekeeping.sizes) is not None:
+            for table, count in sorted(sizes.rows.items()):
+                rows.add_metric([table], count)
+            size.add_metric([], sizes.bytes)
+        pruned = CounterMetricFamily(
+            "slogate_store_pruned_rows", "Rows deleted by retention.", labels=["table"]
+        )
+        for table, count in sorted(self.housekeeping.pruned.items()):
+            pruned.add_metric([table], count)
+        yield from (rows, size, pruned)
+        if (guard := self.housekeeping.guard) is not None:
+            free = GaugeMetricFamily(
+                "slogate_store_free_bytes", "Free space on the store's file system."
+            )
+            free.add_metric([], guard.free_bytes)
+            full = GaugeMetricFamily(
+                "slogate_store_full",
+                "1 while free space is below store.min_free_mb and decisions are refused"
+                " (503 store_full): alert on it.",
+            )
+            full.add_metric([], float(guard.full))
+            yield from (free, full)
+
+
 class Telemetry:
     """The metric registry of one slogate process."""
 
@@ -151,8 +209,11 @@ class Telemetry:
         registry: CollectorRegistry | None = None,
         control: Overrides | None = None,
         pager: Outbox | None = None,
+        housekeeping: Retention | None = None,
     ) -> None:
         self.registry = registry or CollectorRegistry()
+        if housekeeping is not None:
+            self.registry.register(StoreCollector(housekeeping))
         self.registry.register(SnapshotCollector(current, clock))
         if control is not None:
             self.registry.register(OverridesCollector(control))
@@ -205,6 +266,26 @@ class Telemetry:
             ["sink", "outcome"],
             registry=self.registry,
         )
+
+        # --- hostile load: connections, rate limits, the store's size (server/limits, ...) ---
+        self.connections_rejected = Counter(
+            "slogate_connections_rejected",
+            "Connections refused or closed: per_peer, total (caps), request_timeout.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.connections_open = Gauge(
+            "slogate_connections_open", "Open client connections.", registry=self.registry
+        )
+        self.rate_limited = Counter(
+            "slogate_rate_limited",
+            "Requests answered 429 by route class.",
+            ["route"],
+            registry=self.registry,
+        )
+
+    def observe_rejected_connection(self, reason: str) -> None:
+        self.connections_rejected.labels(reason).inc()
 
     def observe_cycle(self, snapshot: Snapshot) -> None:
         self.evaluation_duration.observe(snapshot.duration)

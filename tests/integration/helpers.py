@@ -94,6 +94,7 @@ async def running_slogate(
     sinks: dict[str, Sink] | None = None,
     clock: Callable[[], float] = time.time,
     send: bool = True,
+    tokens: AdminTokens | None = None,
 ) -> AsyncIterator[Running]:
     """slogate wired as `serve` wires it, on a free loopback port; one cycle run before
     yielding unless `schedule` runs cycles on the interval instead. The store is a fresh SQLite
@@ -105,11 +106,10 @@ async def running_slogate(
             "store.path": str(store_path or Path(tmp) / "slogate.db"),
         }
         config = parse_config(config_text, "test", overrides)
-        tokens = AdminTokens({"admin": ADMIN_TOKEN})
         async with runtime(
             config,
             SpecSource(specs),
-            tokens=tokens,
+            tokens=tokens or AdminTokens({"admin": ADMIN_TOKEN}),
             secrets=secrets,
             sinks=sinks,
             clock=clock,
@@ -159,6 +159,7 @@ class ServeProcess:
         interval: str = "1s",
         store_url: str = "",
         env: dict[str, str] | None = None,
+        nofile: int | None = None,
     ) -> None:
         """`store` is the SQLite file, or with `store_url` (PostgreSQL) where the log goes;
         `env` adds to the process' environment (e.g. the store's password)."""
@@ -182,6 +183,8 @@ class ServeProcess:
         self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.nofile = nofile
+        """The process' file-descriptor limit (soft and hard), when lowered."""
 
     @property
     def url(self) -> str:
@@ -190,9 +193,10 @@ class ServeProcess:
     async def start(self) -> None:
         self.port = free_port()
         env = {**os.environ, "SLOGATE_ADMIN_TOKEN": ADMIN_TOKEN, **self.env}
+        limit = ["prlimit", f"--nofile={self.nofile}", "--"] if self.nofile else []
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: ASYNC220 (spawning does not block)
-                [*self.args, "--listen", f"127.0.0.1:{self.port}"],
+                [*limit, *self.args, "--listen", f"127.0.0.1:{self.port}"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
