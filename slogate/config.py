@@ -20,6 +20,8 @@ and the key, so a typo never silently changes what blocks a release. Pure: parse
       default:    {deny, warn, budget_low_threshold, max_staleness, fail_mode,
                    exempt_change_types, recovery_threshold}
       overrides:  [{match: {service: GLOB, slo: GLOB}, <any default key>}]
+    canary:       {label, window, min_requests, allowed_increase, confidence, min_samples,
+                   step, sample_window}
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 import yaml
 
+from slogate.core.canary import CanarySettings
 from slogate.core.durations import parse_duration
 from slogate.core.policy import FailMode, Policy, PolicyConfig, PolicyRule, ReasonCode
 from slogate.errors import ConfigError
@@ -159,6 +162,7 @@ class Config:
     flagger: FlaggerConfig = field(default_factory=FlaggerConfig)
     github: GitHubConfig = field(default_factory=GitHubConfig)
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
+    canary: CanarySettings = field(default_factory=CanarySettings)
     source: str = ""
 
 
@@ -348,6 +352,7 @@ def parse_config(
                 "flagger",
                 "github",
                 "notifications",
+                "canary",
             }
         ),
     )
@@ -408,6 +413,7 @@ def parse_config(
             services=github.string_map("services"),
         ),
         notifications=_notifications(root),
+        canary=_canary(root),
         source=source,
     )
 
@@ -490,4 +496,37 @@ def _notifications(root: _Section) -> NotificationsConfig:
         ttl=section.duration("ttl", 86_400.0),
         retry_initial=section.duration("retry_initial", 1.0),
         retry_max=section.duration("retry_max", 300.0),
+    )
+
+
+# --- canary: (DESIGN §8) ---------------------------------------------------------------------
+
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _canary(root: _Section) -> CanarySettings:
+    keys = frozenset({f.name for f in fields(CanarySettings)})
+    section = root.section("canary", keys)
+    base = CanarySettings()
+
+    def label_name(value: str) -> str | None:
+        return None if _LABEL_NAME.match(value) else "must be a Prometheus label name"
+
+    def confidence(value: float) -> str | None:
+        return None if 0.5 <= value < 1 else "must be at least 0.5 and below 1"
+
+    def at_least_one(value: float) -> str | None:
+        return None if value >= 1 else "must be at least 1"
+
+    return CanarySettings(
+        label=section.get("label", str, base.label, label_name),
+        window=section.duration("window", base.window),
+        min_requests=section.get("min_requests", float, base.min_requests, _positive),
+        allowed_increase=section.get(
+            "allowed_increase", float, base.allowed_increase, at_least_one
+        ),
+        confidence=section.get("confidence", float, base.confidence, confidence),
+        min_samples=section.get("min_samples", int, base.min_samples, _positive),
+        step=section.duration("step", base.step),
+        sample_window=section.duration("sample_window", base.sample_window),
     )

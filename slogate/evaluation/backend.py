@@ -18,6 +18,13 @@ class Sample(NamedTuple):
     value: float
 
 
+class RangeSeries(NamedTuple):
+    """One series of a range query's answer: its values, one per step (times dropped)."""
+
+    labels: Mapping[str, str]
+    values: tuple[float, ...]
+
+
 NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
 
@@ -25,6 +32,14 @@ class QueryBackend(Protocol):
     """What the evaluator needs of a metric backend."""
 
     async def query(self, expr: str, at: float) -> list[Sample]: ...
+
+
+class RangeBackend(QueryBackend, Protocol):
+    """A backend that also answers range queries (the canary judge's raw-SLI samples)."""
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[RangeSeries]: ...
 
 
 def single_value(samples: list[Sample]) -> float | None:

@@ -1,4 +1,5 @@
-"""Async client of the Prometheus HTTP query API (`/api/v1/query`).
+"""Async client of the Prometheus HTTP query API (`/api/v1/query`, and `/api/v1/query_range`
+for the canary judge's step samples).
 
 Anything that speaks it works: Prometheus, Thanos Query, Mimir, VictoriaMetrics. One keep-alive
 pool, connect and read timeouts, a bound on queries in flight, no retries (the next cycle is the
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 
 from slogate.errors import BackendError, QueryError
-from slogate.evaluation.backend import NO_LABELS, Sample
+from slogate.evaluation.backend import NO_LABELS, RangeSeries, Sample
 
 
 def _value(raw: Any) -> float:
@@ -24,8 +25,7 @@ def _value(raw: Any) -> float:
         raise BackendError(f"invalid sample value in response: {raw!r}") from exc
 
 
-def parse_response(payload: Any) -> list[Sample]:
-    """Samples of an instant query's JSON answer (vector or scalar result)."""
+def _data(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise BackendError("invalid response: not a JSON object")
     if payload.get("status") != "success":
@@ -34,6 +34,12 @@ def parse_response(payload: Any) -> list[Sample]:
     data = payload.get("data")
     if not isinstance(data, dict):
         raise BackendError("invalid response: no data")
+    return data
+
+
+def parse_response(payload: Any) -> list[Sample]:
+    """Samples of an instant query's JSON answer (vector or scalar result)."""
+    data = _data(payload)
     kind, result = data.get("resultType"), data.get("result")
     if kind == "scalar":
         return [Sample(NO_LABELS, _value(result))]
@@ -46,6 +52,22 @@ def parse_response(payload: Any) -> list[Sample]:
             raise BackendError("invalid response: malformed vector sample")
         samples.append(Sample(metric, _value(item.get("value"))))
     return samples
+
+
+def parse_range_response(payload: Any) -> list[RangeSeries]:
+    """Series of a range query's JSON answer (matrix result)."""
+    data = _data(payload)
+    kind, result = data.get("resultType"), data.get("result")
+    if kind != "matrix" or not isinstance(result, list):
+        raise BackendError(f"unexpected result type {kind!r} (a range vector was expected)")
+    series = []
+    for item in result:
+        metric = item.get("metric") if isinstance(item, dict) else None
+        values = item.get("values") if isinstance(item, dict) else None
+        if not isinstance(metric, dict) or not isinstance(values, list):
+            raise BackendError("invalid response: malformed matrix series")
+        series.append(RangeSeries(metric, tuple(_value(v) for v in values)))
+    return series
 
 
 class PrometheusClient:
@@ -77,9 +99,25 @@ class PrometheusClient:
     async def query(self, expr: str, at: float) -> list[Sample]:
         """Evaluate `expr` at unix time `at`; raise `BackendError` on any failure."""
         form = {"query": expr, "time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
+        return parse_response(await self._post("/api/v1/query", form))
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[RangeSeries]:
+        """Evaluate `expr` every `step` seconds from `start` to `end`."""
+        form = {
+            "query": expr,
+            "start": f"{start:.3f}",
+            "end": f"{end:.3f}",
+            "step": f"{step:g}",
+            "timeout": f"{self.timeout:g}s",
+        }
+        return parse_range_response(await self._post("/api/v1/query_range", form))
+
+    async def _post(self, path: str, form: dict[str, str]) -> Any:
         async with self._slots:
             try:
-                response = await self._http.post("/api/v1/query", data=form)
+                response = await self._http.post(path, data=form)
             except httpx.TimeoutException:
                 raise BackendError(f"query timed out after {self.timeout:g}s") from None
             except httpx.HTTPError as exc:
@@ -92,7 +130,7 @@ class PrometheusClient:
             ) from None
         if response.status_code >= 400 and not isinstance(payload, Mapping):
             raise BackendError(f"HTTP {response.status_code} from {self.url}")
-        return parse_response(payload)
+        return payload
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -20,7 +20,7 @@ from slogate.core.policy import GateRequest
 from slogate.core.views import rfc3339, status_view
 from slogate.evaluation.engine import Engine, ReloadResult
 from slogate.notify.paging import Pager
-from slogate.server import admin_api, webhooks
+from slogate.server import admin_api, canary_api, flagger_canary, kayenta_api, webhooks
 from slogate.server.auth import AdminTokens
 from slogate.server.openapi import openapi_document
 from slogate.server.status_page import render_index, render_slo
@@ -36,9 +36,9 @@ from slogate.server.web import (
     check_field,
     errors_middleware,
     gate_decision,
-    json_object,
     json_response,
     parse_time,
+    request_fields,
 )
 from slogate.store.base import DecisionQuery
 from slogate.telemetry.metrics import Telemetry
@@ -49,19 +49,7 @@ MAX_PAGE = 500
 
 async def gate_fields(request: web.Request) -> dict[str, str]:
     """The gate's inputs from the query string and, for POST, a JSON object body."""
-    fields: dict[str, Any] = {}
-    for key in request.query:
-        if len(request.query.getall(key)) > 1:
-            raise BadRequestError(key, f"{key} is given more than once")
-        fields[key] = request.query[key]
-    if request.method == "POST":
-        for key, value in (await json_object(request)).items():
-            if key in fields and fields[key] != value:
-                raise BadRequestError(key, f"{key} differs between query string and body")
-            fields[key] = value
-    for key in fields:
-        if key not in GATE_FIELDS:
-            raise BadRequestError(key, f"unknown field {key!r} (known: {', '.join(GATE_FIELDS)})")
+    fields = await request_fields(request, GATE_FIELDS)
     if not fields.get("service"):
         raise BadRequestError("service", "service is required")
     return {
@@ -256,4 +244,7 @@ def create_app(
     app.router.add_get("/v1/decisions", decisions)
     admin_api.register(app)
     webhooks.register(app)
+    canary_api.register(app)
+    kayenta_api.register(app)
+    flagger_canary.register(app)
     return app

@@ -286,7 +286,10 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
                     {
                         "type": "object",
                         "properties": {
-                            "decisions": {"type": "array", "items": _ref("Decision")},
+                            "decisions": {
+                                "type": "array",
+                                "items": {"anyOf": [_ref("Decision"), _ref("CanaryAnalysis")]},
+                            },
                             "next_before": {"type": ["string", "null"]},
                         },
                     },
@@ -455,6 +458,8 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
 
 @cache
 def openapi_document() -> dict[str, Any]:
+    from slogate.server.canary_openapi import CANARY_PATHS, CANARY_SCHEMAS  # uses the above
+
     return {
         "openapi": "3.1.0",
         "info": {
@@ -547,9 +552,10 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
             **_RELEASE_CONTROL_PATHS,
+            **CANARY_PATHS,
         },
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **CANARY_SCHEMAS},
             "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
         },
     }
