@@ -201,7 +201,8 @@ async def status_slo(request: web.Request) -> web.Response:
     if status is None:
         raise UnknownServiceError(f"no SLO {name!r} of service {service!r}")
     policy = engine.config.policy.for_slo(service, name)
-    return _html(render_slo(status, policy, control.freezes(), engine.clock()))
+    canaries = [a.body for a in request.app[canary_api.HISTORY].of_slo(service, name)]
+    return _html(render_slo(status, policy, control.freezes(), engine.clock(), canaries))
 
 
 async def openapi(request: web.Request) -> web.Response:
