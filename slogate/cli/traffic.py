@@ -31,12 +31,14 @@ class Traffic:
     """One service's requests: `rps` per second, error ratio by phase (first phase: −∞).
 
     `labels` are more labels of its series, e.g. the pod template hash telling a canary's
-    series from its baseline's (a service may then have several `Traffic`s)."""
+    series from its baseline's (a service may then have several `Traffic`s); `since` is when
+    its series appear (a version deployed a few hours ago has no month of history)."""
 
     service: str
     rps: float
     phases: tuple[Phase, ...]
     labels: tuple[tuple[str, str], ...] = ()
+    since: float = -math.inf
 
     def error_ratio_at(self, t: float) -> float:
         ratio = self.phases[0].error_ratio
@@ -103,7 +105,7 @@ def openmetrics(
     for t in traffic:
         good_lines, bad_lines = [], []
         good_labels, bad_labels = labels(t, "200"), labels(t, "500")
-        for rel in times:
+        for rel in (r for r in times if r >= t.since):
             good, bad = t.counters(rel, start)
             ts = anchor + rel
             good_lines.append(f"{METRIC}_total{good_labels} {good:.3f} {ts:.3f}")
