@@ -142,3 +142,14 @@ def test_status_table() -> None:
         "-",
         "ok",
     ]
+
+
+def test_check_canary_needs_both_versions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--service", "shop", "--canary", "c1"]) == 2
+    assert "--canary and --baseline go together" in capsys.readouterr().err
+
+
+def test_check_canary_unreachable_gate_is_no_decision(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["check", "--service", "shop", "--canary", "c", "--baseline", "b"]
+    assert main([*args, "--url", "http://127.0.0.1:9", "--timeout", "2"]) == 3
+    assert "no decision: cannot reach" in capsys.readouterr().err
