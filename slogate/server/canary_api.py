@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ from slogate.core.canary import (
     window_problem,
 )
 from slogate.core.durations import parse_duration
-from slogate.core.gate import Decision, make_decision
+from slogate.core.gate import Decision, make_decision, statuses_for
 from slogate.core.ids import ulid
 from slogate.core.model import SLO
 from slogate.core.policy import GateRequest, ReasonCode
@@ -121,8 +122,12 @@ def _duration(name: str, text: str) -> float:
     return seconds
 
 
-def canary_request(fields: dict[str, Any]) -> CanaryRequest:
-    """A checked canary request from its fields (query string or JSON body)."""
+def canary_request(
+    fields: dict[str, Any], known: Callable[[GateRequest], object] = lambda _: None
+) -> CanaryRequest:
+    """A checked canary request from its fields (query string or JSON body). `known` raises
+    `UnknownServiceError` for a service or SLO that is not loaded: a 404 comes before any
+    complaint about the window."""
     for required in ("service", "canary", "baseline"):
         if fields.get(required) in (None, ""):
             raise BadRequestError(required, f"{required} is required")
@@ -131,10 +136,6 @@ def canary_request(fields: dict[str, Any]) -> CanaryRequest:
         for k, v in fields.items()
         if v not in (None, "")
     }
-    if given["canary"] == given["baseline"]:
-        raise BadRequestError("baseline", "baseline must differ from canary")
-    if "window" in given and "start" in given:
-        raise BadRequestError("window", "give window or start, not both")
     gate = GateRequest(
         **{
             k: given[k]
@@ -142,6 +143,11 @@ def canary_request(fields: dict[str, Any]) -> CanaryRequest:
             if k in given
         }
     )
+    known(gate)
+    if given["canary"] == given["baseline"]:
+        raise BadRequestError("baseline", "baseline must differ from canary")
+    if "window" in given and "start" in given:
+        raise BadRequestError("window", "give window or start, not both")
     return CanaryRequest(
         gate,
         given["canary"],
@@ -244,8 +250,14 @@ async def analyse(app: web.Application, request: CanaryRequest, source: str) -> 
     return answer
 
 
+def known_to(app: web.Application) -> Callable[[GateRequest], object]:
+    """What `canary_request` checks names against: the SLOs of the current snapshot."""
+    return lambda gate: statuses_for(app[ENGINE].snapshot, gate)
+
+
 async def canary(request: web.Request) -> web.Response:
-    canary_req = canary_request(await request_fields(request, CANARY_FIELDS))
+    fields = await request_fields(request, CANARY_FIELDS)
+    canary_req = canary_request(fields, known_to(request.app))
     return (await analyse(request.app, canary_req, "canary")).response()
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from slogate.core.canary import CanaryVerdict
-from slogate.server.canary_api import CanaryAnswer, analyse, canary_request
+from slogate.server.canary_api import CanaryAnswer, analyse, canary_request, known_to
 from slogate.server.web import BadRequestError, json_object
 from slogate.server.webhooks import flagger_request
 
@@ -41,7 +41,8 @@ async def _analyse(request: web.Request) -> CanaryAnswer:
     for key in ("canary", "baseline"):
         if not fields.get(key):
             raise BadRequestError(f"metadata.{key}", f"metadata.{key} is required")
-    return await analyse(request.app, canary_request(fields), "flagger-canary")
+    canary_req = canary_request(fields, known_to(request.app))
+    return await analyse(request.app, canary_req, "flagger-canary")
 
 
 async def confirm(request: web.Request) -> web.Response:
