@@ -117,6 +117,28 @@ CANARY_SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "FlaggerCanaryPayload": {
+        "allOf": [
+            _ref("FlaggerPayload"),
+            {
+                "type": "object",
+                "required": ["metadata"],
+                "properties": {
+                    "metadata": {
+                        "type": "object",
+                        "required": ["canary", "baseline"],
+                        "properties": {
+                            "canary": _TOKEN,
+                            "baseline": _TOKEN,
+                            "window": _DURATION,
+                            "start": _TIME,
+                            "end": _TIME,
+                        },
+                    }
+                },
+            },
+        ]
+    },
     "KayentaExecutionRequest": {
         "type": "object",
         "required": ["scopes", "thresholds"],
@@ -170,10 +192,11 @@ _ANSWERS = {
 }
 _FLAGGER = {
     "required": True,
-    "content": {"application/json": {"schema": _ref("FlaggerPayload")}},
+    "content": {"application/json": {"schema": _ref("FlaggerCanaryPayload")}},
 }
+_OPTIONAL_TOKEN = {"type": "string", "pattern": TOKEN_PATTERN.replace("{1,", "{0,")}
 _KAYENTA_QUERY = [
-    {"name": name, "in": "query", "schema": {"type": "string"}}
+    {"name": name, "in": "query", "schema": _OPTIONAL_TOKEN}
     for name in (
         "application",
         "metricsAccountName",
@@ -181,7 +204,8 @@ _KAYENTA_QUERY = [
         "storageAccountName",
     )
 ]
-_ID = [{"name": "id", "in": "path", "required": True, "schema": _TOKEN}]
+_EXECUTION_ID = [{"name": "id", "in": "path", "required": True, "schema": _TOKEN}]
+_CONFIG_ID = [{"name": "id", "in": "path", "required": True, "schema": _NAME}]
 
 
 def _flagger(summary: str, proceed: str, halt: str) -> dict[str, Any]:
@@ -239,7 +263,7 @@ CANARY_PATHS: dict[str, Any] = {
     "/canary/{id}": {
         "post": {
             "summary": "Kayenta API: run a canary analysis with the config `id` (a service)",
-            "parameters": _ID + _KAYENTA_QUERY,
+            "parameters": _CONFIG_ID + _KAYENTA_QUERY,
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": _ref("KayentaExecutionRequest")}},
@@ -261,7 +285,7 @@ CANARY_PATHS: dict[str, Any] = {
         },
         "get": {
             "summary": "Kayenta API: an execution's result",
-            "parameters": _ID,
+            "parameters": _EXECUTION_ID,
             "responses": {
                 "200": _json(
                     {
