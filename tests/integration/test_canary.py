@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from scipy import stats
 
 from slogate.cli.traffic import Traffic
@@ -237,3 +238,47 @@ async def test_cli_check_canary_exit_codes(history: History, service: str, code:
         result, out, err = await run_cli("check", "--url", slogate.url, *args)
         assert result == code, (out, err)
         assert service in out
+
+
+async def test_analysis_is_traced(history: History, spans: InMemorySpanExporter) -> None:
+    async with running_slogate(history.url, specs=SPECS) as slogate:
+        _, body = await ask(slogate, service="canary-bad", deploy_id="build-3")
+    [analysis] = [s for s in spans.get_finished_spans() if s.name == "slogate.canary.analysis"]
+    attributes = dict(analysis.attributes or {})
+    assert attributes["slogate.canary.verdict"] == "fail"
+    assert attributes["slogate.decision_id"] == body["decision_id"]
+    assert attributes["slogate.deploy_id"] == "build-3"
+
+
+THRESHOLDS = {"pass": 90, "marginal": 75}
+SAME = {"controlScope": {"scope": "a"}, "experimentScope": {"scope": "a"}}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "field"),
+    [
+        ("/canary/no-such-service", {}, 404, None),
+        ("/canary/canary-good", {"scopes": {}, "thresholds": THRESHOLDS}, 400, "scopes"),
+        (
+            "/canary/canary-good",
+            {"scopes": {"default": {}}, "thresholds": {"pass": 75, "marginal": 75}},
+            400,
+            "thresholds.marginal",
+        ),
+        (
+            "/canary/canary-good",
+            {"scopes": {"default": SAME}, "thresholds": THRESHOLDS},
+            400,
+            "scopes.default.controlScope.scope",
+        ),
+    ],
+)
+async def test_kayenta_bad_requests(
+    history: History, path: str, body: dict[str, Any], status: int, field: str | None
+) -> None:
+    async with running_slogate(history.url, specs=SPECS) as slogate:
+        response = await slogate.http.post(path, json=body)
+        assert response.status_code == status, response.text
+        assert response.json()["error"].get("field") == field
+        missing = await slogate.http.get("/canary/01NOSUCHEXECUTION")
+        assert missing.status_code == 404
