@@ -25,6 +25,8 @@ and the values the rest of slogate reads. msgspec's errors are reworded into slo
       sinks:      [{name, type: alertmanager|pagerduty|opsgenie|slack|webhook,
                     url | url_env | url_file, secret_env | secret_file}]
       routes:     [{match: {service: GLOB, slo: GLOB, severity: page|ticket}, sinks: [NAME]}]
+    canary:       {label, window, min_requests, allowed_increase, confidence, min_samples,
+                   step, sample_window}
     policy:
       default:    {deny, warn, budget_low_threshold, max_staleness, fail_mode,
                    exempt_change_types, recovery_threshold}
@@ -44,6 +46,7 @@ from urllib.parse import urlsplit
 import msgspec
 import yaml
 
+from slogate.core.canary import CanarySettings
 from slogate.core.durations import parse_duration
 from slogate.core.policy import FailMode, Policy, PolicyConfig, PolicyRule, ReasonCode
 from slogate.errors import ConfigError
@@ -312,6 +315,36 @@ class NotificationsConfig(Section, frozen=True, kw_only=True):
         return tuple(names)
 
 
+# --- canary analysis (DESIGN §8) ------------------------------------------------------------
+
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class CanaryConfig(Section, frozen=True, kw_only=True):
+    """The file's `canary:` section; the judge reads it as `core.canary.CanarySettings`."""
+
+    label: str = "rollouts_pod_template_hash"
+    """The label whose value tells canary series from baseline series."""
+    window: Seconds = seconds(600.0)
+    min_requests: Annotated[float, msgspec.Meta(gt=0)] = 500.0
+    allowed_increase: float = 1.5
+    confidence: float = 0.95
+    min_samples: Positive = 5
+    step: Seconds = seconds(60.0)
+    sample_window: Seconds = seconds(300.0)
+
+    def __post_init__(self) -> None:
+        if not _LABEL_NAME.match(self.label):
+            raise ValueError("label: must be a Prometheus label name")
+        if not 0.5 <= self.confidence < 1:
+            raise ValueError("confidence: must be at least 0.5 and below 1")
+        if self.allowed_increase < 1:
+            raise ValueError("allowed_increase: must be at least 1")
+
+    def settings(self) -> CanarySettings:
+        return CanarySettings(**msgspec.structs.asdict(self))
+
+
 # --- policy: the file's form, then the core's PolicyConfig ------------------------------------
 
 
@@ -392,6 +425,7 @@ class ConfigFile(Section, frozen=True, kw_only=True):
     flagger: FlaggerConfig = FlaggerConfig()
     github: GitHubConfig = GitHubConfig()
     notifications: NotificationsConfig = NotificationsConfig()
+    canary: CanaryConfig = CanaryConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +441,7 @@ class Config:
     flagger: FlaggerConfig = field(default_factory=FlaggerConfig)
     github: GitHubConfig = field(default_factory=GitHubConfig)
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
+    canary: CanarySettings = field(default_factory=CanarySettings)
     source: str = ""
 
     @property
@@ -463,6 +498,7 @@ def parse_config(
         flagger=parsed.flagger,
         github=parsed.github,
         notifications=parsed.notifications,
+        canary=parsed.canary.settings(),
         source=source,
     )
 

@@ -174,3 +174,14 @@ def test_validate_still_rejects_what_prometheus_3_rejects(
     line = capsys.readouterr().out.strip()
     assert line.startswith(f'{spec}: slo "checkout-requests-availability": invalid SLI: sli total')
     assert line.endswith(f"1:5: parse error: {reason}")
+
+
+def test_check_canary_needs_both_versions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--service", "shop", "--canary", "c1"]) == 2
+    assert "--canary and --baseline go together" in capsys.readouterr().err
+
+
+def test_check_canary_unreachable_gate_is_no_decision(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["check", "--service", "shop", "--canary", "c", "--baseline", "b"]
+    assert main([*args, "--url", "http://127.0.0.1:9", "--timeout", "2"]) == 3
+    assert "no decision: cannot reach" in capsys.readouterr().err

@@ -150,3 +150,37 @@ def test_the_schema_agrees_with_the_parser(text: str, valid: bool) -> None:
 def test_long_windows_are_one_shot_unless_asked() -> None:
     assert parse_config("").long_windows == "oneshot"
     assert parse_config("evaluation: {long_windows: incremental}").long_windows == "incremental"
+
+
+def test_canary_section_defaults_and_errors() -> None:
+    canary = parse_config("").canary
+    assert (canary.label, canary.window, canary.min_requests) == (
+        "rollouts_pod_template_hash",
+        600.0,
+        500.0,
+    )
+    assert (canary.allowed_increase, canary.confidence) == (1.5, 0.95)
+    given = parse_config("canary: {label: version, window: 20m, min_requests: 100}").canary
+    assert (given.label, given.window, given.min_requests) == ("version", 1200.0, 100.0)
+    for text, message in [
+        ('canary: {label: "a-b"}', "slogate.yaml: canary.label: must be a Prometheus label name"),
+        (
+            "canary: {window: soon}",
+            'slogate.yaml: canary.window: not a valid duration string: "soon"',
+        ),
+        (
+            "canary: {confidence: 1}",
+            "slogate.yaml: canary.confidence: must be at least 0.5 and below 1",
+        ),
+        (
+            "canary: {allowed_increase: 0.5}",
+            "slogate.yaml: canary.allowed_increase: must be at least 1",
+        ),
+        (
+            "canary: {colour: red}",
+            "slogate.yaml: canary.colour: unknown key (known: allowed_increase,",
+        ),
+    ]:
+        with pytest.raises(ConfigError) as caught:
+            parse_config(text)
+        assert str(caught.value).startswith(message)

@@ -45,3 +45,16 @@ def test_openmetrics_is_grouped_per_series_and_terminated() -> None:
         'code="500"' in s for s in samples[3:]
     )
     assert samples[0].endswith(" 999880.000")
+
+
+def test_version_labels_and_a_late_start() -> None:
+    canary = Traffic(
+        "shop", 1.0, (Phase(-math.inf, 0.03),), (("rollouts_pod_template_hash", "c1"),), -60
+    )
+    text = openmetrics([canary], anchor=1_000_000.0, start=-180, end=0, tiers=[(0, 60.0)])
+    samples = [line for line in text.splitlines() if not line.startswith("#")]
+    assert len(samples) == 4  # from -60 on: two times, two codes
+    assert samples[0].startswith(
+        'http_requests_total{code="200",instance="demo",job="slogate-demo",'
+        'rollouts_pod_template_hash="c1",service="shop"} '
+    )

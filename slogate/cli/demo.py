@@ -34,13 +34,30 @@ from slogate.sloth.spec import LoadOptions
 HISTORY = 32 * DAY
 TIERS = ((3 * DAY, 900.0), (DAY, 300.0), (0.0, 60.0))
 
+CANARY_LABEL = "rollouts_pod_template_hash"
 DEMO_TRAFFIC = (
-    Traffic("checkout", 20.0, (Phase(-math.inf, 0.0002),)),
+    Traffic("checkout", 20.0, (Phase(-math.inf, 0.0002),), ((CANARY_LABEL, "stable"),)),
     Traffic("payments", 20.0, (Phase(-math.inf, 0.0002), Phase(-90 * 60, 0.02))),
     Traffic("search", 20.0, (Phase(-math.inf, 0.0015),)),
     Traffic("catalog", 20.0, (Phase(-math.inf, 0.0005), Phase(-4 * DAY, 0.01))),
     Traffic("recommendations", 20.0, (Phase(-math.inf, 0.0008),)),
     Traffic("notifications", 0.0, (Phase(-math.inf, 0.0),)),
+)
+
+
+# Two canaries of checkout beside its stable version, deployed 6 hours ago at 1 request/s each
+# (5% of checkout's traffic together): one as good as stable, one failing 3% of its requests
+# for the last 2 hours. Checkout's burn rate is ~1.6: the service gate allows; the canary
+# analysis tells them apart.
+DEMO_CANARIES = (
+    Traffic("checkout", 1.0, (Phase(-math.inf, 0.0002),), ((CANARY_LABEL, "good"),), -6 * 3600),
+    Traffic(
+        "checkout",
+        1.0,
+        (Phase(-math.inf, 0.0002), Phase(-2 * 3600, 0.03)),
+        ((CANARY_LABEL, "bad"),),
+        -6 * 3600,
+    ),
 )
 
 
@@ -101,6 +118,11 @@ Try:
   slogate status --url {base}
   slogate check --service payments --url {base}; echo "exit $?"
 
+Canary analysis (checkout's canaries "good" and "bad" beside "stable", 1 request/s each):
+  curl -s '{base}/v1/canary?service=checkout&canary=good&baseline=stable'  # pass
+  curl -s '{base}/v1/canary?service=checkout&canary=bad&baseline=stable'   # fail: canary_regression
+  slogate check --service checkout --canary bad --baseline stable --url {base}; echo "exit $?"
+
 Paging (payments and search page, catalog and search open tickets):
   curl -s {base}/v1/incidents
   curl -s '{alertmanager}/api/v2/alerts?filter=sloth_severity="page"'
@@ -126,8 +148,9 @@ async def _run(
 ) -> None:
     anchor = math.floor(time.time() / 60) * 60
     print(f"generating {HISTORY // DAY:.0f} days of history in {workdir} ...", flush=True)
-    await asyncio.to_thread(write_history, workdir, anchor)
-    exporter, exporter_port = await start_exporter(anchor)
+    traffic = DEMO_TRAFFIC + DEMO_CANARIES
+    await asyncio.to_thread(write_history, workdir, anchor, 0.0, traffic)
+    exporter, exporter_port = await start_exporter(anchor, traffic)
     port = prometheus_port if _port_free(prometheus_port) else free_port()
     prometheus = LocalPrometheus(
         workdir,

@@ -1,7 +1,8 @@
 """The `slogate` command line (DESIGN §5).
 
 Exit codes of `check`: 0 allow or warn, 1 deny, 2 usage or config error, 3 no decision (gate
-unreachable, unknown service, unexpected answer) — never 0 when it could not decide.
+unreachable, unknown service, unexpected answer) — never 0 when it could not decide. With
+`--canary`/`--baseline` (`canary_check`): 0 pass, 1 fail, 4 inconclusive, 2 and 3 as above.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import httpx
 import msgspec
 
 from slogate import __version__
-from slogate.cli import generate
+from slogate.cli import canary_check, generate
 from slogate.cli import store as store_commands
 from slogate.cli.options import add_spec_options, load_options
 from slogate.cli.store import store_override
@@ -139,6 +140,8 @@ def _describe(body: dict[str, Any]) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if canary_check.wanted(args):
+        return canary_check.run(args)
     params = {"service": args.service}
     for key in ("slo", "deploy_id", "step", "change_type"):
         if value := getattr(args, key):
@@ -294,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the full JSON answer")
     check.add_argument("--url", default=os.environ.get("SLOGATE_URL", DEFAULT_URL))
     check.add_argument("--timeout", type=float, default=10.0)
+    canary_check.add_options(check)
     check.set_defaults(func=cmd_check)
 
     status = sub.add_parser("status", help="table of every SLO's status")

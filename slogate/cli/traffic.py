@@ -28,11 +28,17 @@ class Phase:
 
 @dataclass(frozen=True, slots=True)
 class Traffic:
-    """One service's requests: `rps` per second, error ratio by phase (first phase: −∞)."""
+    """One service's requests: `rps` per second, error ratio by phase (first phase: −∞).
+
+    `labels` are more labels of its series, e.g. the pod template hash telling a canary's
+    series from its baseline's (a service may then have several `Traffic`s); `since` is when
+    its series appear (a version deployed a few hours ago has no month of history)."""
 
     service: str
     rps: float
     phases: tuple[Phase, ...]
+    labels: tuple[tuple[str, str], ...] = ()
+    since: float = -math.inf
 
     def error_ratio_at(self, t: float) -> float:
         ratio = self.phases[0].error_ratio
@@ -66,8 +72,10 @@ class Traffic:
         return total - failed, failed
 
 
-def labels(service: str, code: str) -> str:
-    return f'{{code="{code}",instance="{INSTANCE}",job="{JOB}",service="{service}"}}'
+def labels(traffic: Traffic, code: str) -> str:
+    pairs = {"code": code, "instance": INSTANCE, "job": JOB, "service": traffic.service}
+    pairs.update(traffic.labels)
+    return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(pairs.items())) + "}"
 
 
 def sample_times(start: float, end: float, tiers: Sequence[tuple[float, float]]) -> Iterator[float]:
@@ -96,8 +104,8 @@ def openmetrics(
     lines = [f"# TYPE {METRIC} counter", f"# HELP {METRIC} Requests served, by status code."]
     for t in traffic:
         good_lines, bad_lines = [], []
-        good_labels, bad_labels = labels(t.service, "200"), labels(t.service, "500")
-        for rel in times:
+        good_labels, bad_labels = labels(t, "200"), labels(t, "500")
+        for rel in (r for r in times if r >= t.since):
             good, bad = t.counters(rel, start)
             ts = anchor + rel
             good_lines.append(f"{METRIC}_total{good_labels} {good:.3f} {ts:.3f}")
@@ -115,6 +123,6 @@ def exposition(traffic: Iterable[Traffic], *, now: float, anchor: float, start: 
     ]
     for t in traffic:
         good, bad = t.counters(now - anchor, start)
-        lines.append(f"{METRIC}_total{labels(t.service, '200')} {good:.3f}")
-        lines.append(f"{METRIC}_total{labels(t.service, '500')} {bad:.3f}")
+        lines.append(f"{METRIC}_total{labels(t, '200')} {good:.3f}")
+        lines.append(f"{METRIC}_total{labels(t, '500')} {bad:.3f}")
     return "\n".join(lines) + "\n"

@@ -17,14 +17,15 @@ from slogate.core.policy import GateRequest
 from slogate.core.views import rfc3339, status_view
 from slogate.errors import BadRequestError, StoreError, UnknownServiceError
 from slogate.evaluation.engine import ReloadResult
+from slogate.server import canary_api
 from slogate.server.keys import CONTROL, ENGINE, PAGER, TELEMETRY
 from slogate.server.status_page import render_index, render_slo
 from slogate.server.web import (
     check_field,
     gate_decision,
-    json_object,
     json_response,
     parse_time,
+    request_fields,
 )
 from slogate.store.base import DecisionQuery
 
@@ -34,19 +35,7 @@ MAX_PAGE = 500
 
 async def gate_fields(request: web.Request) -> dict[str, str]:
     """The gate's inputs from the query string and, for POST, a JSON object body."""
-    fields: dict[str, Any] = {}
-    for key in request.query:
-        if len(request.query.getall(key)) > 1:
-            raise BadRequestError(key, f"{key} is given more than once")
-        fields[key] = request.query[key]
-    if request.method == "POST":
-        for key, value in (await json_object(request)).items():
-            if key in fields and fields[key] != value:
-                raise BadRequestError(key, f"{key} differs between query string and body")
-            fields[key] = value
-    for key in fields:
-        if key not in GATE_FIELDS:
-            raise BadRequestError(key, f"unknown field {key!r} (known: {', '.join(GATE_FIELDS)})")
+    fields = await request_fields(request, GATE_FIELDS)
     if not fields.get("service"):
         raise BadRequestError("service", "service is required")
     return {
@@ -202,4 +191,5 @@ async def status_slo(request: web.Request) -> web.Response:
     if status is None:
         raise UnknownServiceError(f"no SLO {name!r} of service {service!r}")
     policy = engine.config.policy.for_slo(service, name)
-    return _html(render_slo(status, policy, control.freezes(), engine.clock()))
+    canaries = [a.body for a in request.app[canary_api.HISTORY].of_slo(service, name)]
+    return _html(render_slo(status, policy, control.freezes(), engine.clock(), canaries))

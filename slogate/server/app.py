@@ -40,7 +40,7 @@ from slogate.notify.sinks import (
     SlackSink,
     WebhookSink,
 )
-from slogate.server import access, webhooks
+from slogate.server import access, canary_api, kayenta_api, webhooks
 from slogate.server.auth import AdminTokens, Secrets
 from slogate.server.github_auth import app_key
 from slogate.server.keys import ANSWERS, CONTROL, ENGINE, PAGER, SECRETS, TELEMETRY, TOKENS
@@ -198,6 +198,8 @@ def create_app(
         app[PAGER] = pager
     add_routes(app, ROUTES, paging=pager is not None)
     webhooks.setup(app)
+    canary_api.setup(app)
+    kayenta_api.setup(app)
     return app
 
 

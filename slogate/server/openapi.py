@@ -297,7 +297,10 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
                     {
                         "type": "object",
                         "properties": {
-                            "decisions": {"type": "array", "items": _ref("Decision")},
+                            "decisions": {
+                                "type": "array",
+                                "items": {"anyOf": [_ref("Decision"), _ref("CanaryAnalysis")]},
+                            },
                             "next_before": {"type": ["string", "null"]},
                         },
                     },
@@ -552,12 +555,23 @@ OPERATIONS: dict[str, dict[str, Any]] = {
 routes it is given (`routes.ROUTES`, what the app serves); `routes` checks that each has one."""
 
 
+def operations() -> dict[str, dict[str, Any]]:
+    """`OPERATIONS` and those of the modules that describe their own (they use the helpers
+    above, so they are read here, not imported at the top)."""
+    from slogate.server.canary_openapi import CANARY_PATHS
+
+    return {**OPERATIONS, **CANARY_PATHS}
+
+
 def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of `routes`. Raises KeyError for an undocumented route."""
+    from slogate.server.canary_openapi import CANARY_SCHEMAS
+
+    described = operations()
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         method = route.method.lower()
-        paths.setdefault(route.path, {})[method] = OPERATIONS[route.path][method]
+        paths.setdefault(route.path, {})[method] = described[route.path][method]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -567,7 +581,7 @@ def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **CANARY_SCHEMAS},
             "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
         },
     }

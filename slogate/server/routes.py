@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from slogate.server import admin_api, api, webhooks
+from slogate.server import admin_api, api, canary_api, flagger_canary, kayenta_api, webhooks
 from slogate.server.openapi import openapi_document
 from slogate.server.web import json_response
 
@@ -61,6 +61,14 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/gate/flagger", webhooks.flagger_gate),
     Route("POST", "/v1/gate/flagger/rollback", webhooks.flagger_rollback),
     Route("POST", "/v1/gate/github", webhooks.github_gate),
+    Route("GET", "/v1/canary", canary_api.canary),
+    Route("POST", "/v1/canary", canary_api.canary),
+    Route("POST", "/v1/canary/flagger", flagger_canary.confirm),
+    Route("POST", "/v1/canary/flagger/rollout", flagger_canary.rollout),
+    # The subset of Kayenta's API that Argo Rollouts' kayenta provider calls.
+    Route("GET", "/canaryConfig", kayenta_api.canary_configs),
+    Route("POST", "/canary/{id}", kayenta_api.start_execution),  # the id of a config
+    Route("GET", "/canary/{id}", kayenta_api.execution_result),  # the id of an execution
 )
 
 

@@ -6,8 +6,9 @@ the active freezes; `/slos/{service}/{slo}` shows one SLO's figures. Everything 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
+from typing import Any
 
 from slogate.core.durations import format_duration
 from slogate.core.overrides import Freeze
@@ -158,8 +159,46 @@ def render_index(
     return _page("slogate", body)
 
 
-def render_slo(status: SLOStatus, policy: Policy, freezes: Sequence[Freeze], now: float) -> str:
-    """One SLO: every window's error ratio and burn rate, its alerts and the gate's answer."""
+def _canary_rows(slo: str, analyses: Iterable[Mapping[str, Any]]) -> list[list[str]]:
+    """One row per canary analysis (the `/v1/canary` bodies), this SLO's figures."""
+    rows = []
+    for body in analyses:
+        mine = next((j for j in body["slos"] if j["slo"] == slo), None)
+        if mine is None:
+            continue
+        codes = ", ".join(r["code"] for r in body["reasons"] if r["slo"] in (slo, ""))
+        rows.append(
+            [
+                escape(body["window"]["end"] or ""),
+                f"{escape(body['canary'])} vs {escape(body['baseline'])}",
+                f'<span class="{_CANARY_CLASS[mine["verdict"]]}">{escape(mine["verdict"])}</span>'
+                f" → {escape(body['verdict'])}/{escape(body['decision'])}",
+                _pct6(mine["canary"]["error_ratio"]),
+                _pct6(mine["baseline"]["error_ratio"]),
+                "n/a" if mine["p_value"] is None else f"{mine['p_value']:.2g}",
+                escape(codes),
+                escape(body["decision_id"]),
+            ]
+        )
+    return rows
+
+
+_CANARY_CLASS = {"pass": "ok", "inconclusive": "warn", "fail": "deny"}
+
+
+def _pct6(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.3g}%"
+
+
+def render_slo(
+    status: SLOStatus,
+    policy: Policy,
+    freezes: Sequence[Freeze],
+    now: float,
+    canaries: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """One SLO: every window's error ratio and burn rate, its alerts, the gate's answer, and
+    the last canary analyses (`/v1/canary` bodies, newest first)."""
     slo = status.slo
     windows = [
         [
@@ -200,5 +239,19 @@ def render_slo(status: SLOStatus, policy: Policy, freezes: Sequence[Freeze], now
         + _table(["window", "error ratio", "burn rate"], windows)
         + "<h2>Burn-rate alerts</h2>"
         + _table(["condition", "windows", "burn above"], conditions)
+        + "<h2>Last canary analyses</h2>"
+        + _table(
+            [
+                "window end",
+                "canary vs baseline",
+                "SLO → overall",
+                "canary errors",
+                "baseline errors",
+                "p-value",
+                "reasons",
+                "decision",
+            ],
+            _canary_rows(slo.name, canaries),
+        )
     )
     return _page(f"slogate — {slo.service}/{slo.name}", body)

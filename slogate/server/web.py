@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -139,6 +139,25 @@ async def json_object(
             if key not in allowed:
                 raise BadRequestError(key, f"unknown field {key!r} (known: {', '.join(allowed)})")
     return dict(payload)
+
+
+async def request_fields(request: web.Request, known: Sequence[str]) -> dict[str, Any]:
+    """The `known` fields of the query string and, for POST, of a JSON object body; a field
+    repeated, differing between the two, or unknown is a 400 naming it."""
+    fields: dict[str, Any] = {}
+    for key in request.query:
+        if len(request.query.getall(key)) > 1:
+            raise BadRequestError(key, f"{key} is given more than once")
+        fields[key] = request.query[key]
+    if request.method == "POST":
+        for key, value in (await json_object(request)).items():
+            if key in fields and fields[key] != value:
+                raise BadRequestError(key, f"{key} differs between query string and body")
+            fields[key] = value
+    for key in fields:
+        if key not in known:
+            raise BadRequestError(key, f"unknown field {key!r} (known: {', '.join(known)})")
+    return fields
 
 
 DECISION_ATTEMPTS = 3

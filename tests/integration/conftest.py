@@ -32,7 +32,30 @@ TEST_TRAFFIC = (
         "flapper", 10.0, (Phase(-math.inf, 0.0002), Phase(-150 * 60, 0.05), Phase(-40 * 60, 0.0002))
     ),
 )
-HISTORY_TRAFFIC = DEMO_TRAFFIC + TEST_TRAFFIC
+
+
+def _version(service: str, rps: float, phases: tuple[Phase, ...], version: str) -> Traffic:
+    return Traffic(service, rps, phases, (("rollouts_pod_template_hash", version),), -8 * 86400)
+
+
+_HEALTHY = (Phase(-math.inf, 0.0002),)
+_BROKEN = (Phase(-math.inf, 0.0002), Phase(-3 * 3600, 0.03))
+_OUTAGE = (Phase(-math.inf, 0.0002), Phase(-3 * 3600, 0.05))
+# The held-out canaries of tests/integration/test_canary.py (specs in fixtures/canary_specs):
+# each service's baseline ("stable") at 38 requests/s and its canary beside it, their series
+# from 8 days before the anchor on (enough for budgets that a 3-hour canary at 3% leaves
+# healthy, and not a month of them to backfill), the broken ones broken for the last 3 hours.
+CANARY_TRAFFIC = (
+    _version("canary-good", 38.0, (Phase(-math.inf, 0.0005),), "stable"),
+    _version("canary-good", 2.0, (Phase(-math.inf, 0.0005),), "canary"),
+    _version("canary-bad", 38.0, _HEALTHY, "stable"),
+    _version("canary-bad", 2.0, _BROKEN, "canary"),
+    _version("canary-tiny", 38.0, _HEALTHY, "stable"),
+    _version("canary-tiny", 0.5, (Phase(-math.inf, 0.0002), Phase(-3 * 3600, 0.01)), "canary"),
+    _version("canary-outage", 38.0, _OUTAGE, "stable"),
+    _version("canary-outage", 2.0, _OUTAGE, "canary"),
+)
+HISTORY_TRAFFIC = DEMO_TRAFFIC + TEST_TRAFFIC + CANARY_TRAFFIC
 
 
 @dataclass(frozen=True)

@@ -58,12 +58,22 @@ async def test_demo_serves_the_promised_verdicts(tmp_path: Path) -> None:
                 except httpx.HTTPError:
                     return False
 
-            await eventually(ready, f"the demo to be ready (its log: {log})", within=120, every=0.5)
+            await eventually(ready, f"the demo to be ready (its log: {log})", within=600, every=0.5)
             verdicts = {
                 s: (await http.get("/v1/gate", params={"service": s})).json()["decision"]
                 for s in PROMISED
             }
             assert verdicts == PROMISED
+            canaries = {
+                c: (
+                    await http.get(
+                        "/v1/canary",
+                        params={"service": "checkout", "canary": c, "baseline": "stable"},
+                    )
+                ).json()["verdict"]
+                for c in ("good", "bad")
+            }
+            assert canaries == {"good": "pass", "bad": "fail"}
             # The burning service's page alert reaches Alertmanager within the first cycle.
             alerts = (
                 await http.get(
@@ -75,6 +85,7 @@ async def test_demo_serves_the_promised_verdicts(tmp_path: Path) -> None:
         banner = log.read_text()
         assert f"curl -s 'http://127.0.0.1:{port}/v1/gate?service=payments'" in banner
         assert "admin token for this demo: demo-" in banner
+        assert "/v1/canary?service=checkout&canary=bad&baseline=stable" in banner
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGINT)
