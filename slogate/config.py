@@ -20,6 +20,7 @@ and the key, so a typo never silently changes what blocks a release. Pure: parse
       default:    {deny, warn, budget_low_threshold, max_staleness, fail_mode,
                    exempt_change_types, recovery_threshold}
       overrides:  [{match: {service: GLOB, slo: GLOB}, <any default key>}]
+    dora:         {failure_window, window, abandon_after, report_year: 2019|2021|2022}
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from slogate.core.dora import BANDS, DEFAULT_REPORT_YEAR
 from slogate.core.durations import parse_duration
 from slogate.core.policy import FailMode, Policy, PolicyConfig, PolicyRule, ReasonCode
 from slogate.errors import ConfigError
@@ -143,6 +145,19 @@ class NotificationsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DoraConfig:
+    """Delivery figures (DESIGN §9)."""
+
+    failure_window: float = 3600.0
+    """A page incident opened this long after a deployment finished marks it failed."""
+    window: float = 30 * 86_400.0
+    """The figures' window when a request names none (and the one `/metrics` reports)."""
+    abandon_after: float = 86_400.0
+    """An in-progress deployment with no news for this long is closed as abandoned."""
+    report_year: int = DEFAULT_REPORT_YEAR
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
     interval: float = 30.0
@@ -159,6 +174,7 @@ class Config:
     flagger: FlaggerConfig = field(default_factory=FlaggerConfig)
     github: GitHubConfig = field(default_factory=GitHubConfig)
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
+    dora: DoraConfig = field(default_factory=DoraConfig)
     source: str = ""
 
 
@@ -348,6 +364,7 @@ def parse_config(
                 "flagger",
                 "github",
                 "notifications",
+                "dora",
             }
         ),
     )
@@ -408,7 +425,26 @@ def parse_config(
             services=github.string_map("services"),
         ),
         notifications=_notifications(root),
+        dora=_dora(root),
         source=source,
+    )
+
+
+def _dora(root: _Section) -> DoraConfig:
+    dora = root.section(
+        "dora", frozenset({"failure_window", "window", "abandon_after", "report_year"})
+    )
+    years = ", ".join(str(y) for y in BANDS)
+    return DoraConfig(
+        failure_window=dora.duration("failure_window", 3600.0),
+        window=dora.duration("window", 30 * 86_400.0),
+        abandon_after=dora.duration("abandon_after", 86_400.0),
+        report_year=dora.get(
+            "report_year",
+            int,
+            DEFAULT_REPORT_YEAR,
+            lambda y: None if y in BANDS else f"bands are known for {years}",
+        ),
     )
 
 

@@ -18,6 +18,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from slogate.config import Config
+from slogate.control.deployments import Deliveries
 from slogate.control.releases import ReleaseControl
 from slogate.core.snapshot import Snapshot
 from slogate.errors import ConfigError
@@ -36,11 +37,13 @@ from slogate.notify.sinks import (
     SlackSink,
     WebhookSink,
 )
+from slogate.server import deployments_api
 from slogate.server.api import create_app
 from slogate.server.auth import AdminTokens
 from slogate.server.github_auth import app_key
 from slogate.server.web import Secrets
 from slogate.store.sqlite import SQLiteStore
+from slogate.telemetry.delivery import observe_deliveries
 from slogate.telemetry.logs import register_secret
 from slogate.telemetry.metrics import Telemetry
 from slogate.telemetry.tracing import setup_from_env
@@ -205,7 +208,13 @@ async def runtime(
             await pager.after_cycle(snapshot, control.halted())
 
         engine.listeners.append(halt_and_page)
+        deliveries = Deliveries(store, lambda: engine.config.dora, clock=clock)
+        observe_deliveries(telemetry.registry, deliveries)
+        engine.listeners.append(
+            lambda snapshot: deliveries.refresh(s.slo.service for s in snapshot.statuses.values())
+        )
         app = create_app(engine, telemetry, control, tokens=tokens, secrets=secrets, pager=pager)
+        deployments_api.register(app, deliveries)
         yield Runtime(engine, control, pager, telemetry, app)
     finally:
         await client.aclose()

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from slogate.control.deployments import Deliveries
 from slogate.control.releases import ReleaseControl
 from slogate.core.answers import AnswerCache
 from slogate.core.gate import Decision, UnknownServiceError
@@ -48,6 +49,7 @@ CONTROL = web.AppKey("control", ReleaseControl)
 TOKENS = web.AppKey("tokens", AdminTokens)
 SECRETS = web.AppKey("secrets", Secrets)
 ANSWERS = web.AppKey("answers", AnswerCache)
+DELIVERIES = web.AppKey("deliveries", Deliveries)
 
 
 class UnauthorizedError(Exception):
@@ -211,5 +213,17 @@ async def gate_decision(app: web.Application, gate_request: GateRequest, source:
                 },
             )
         await control.record(decision, encoded, source)  # the answer exactly as it is sent
+        if request.deploy_id and DELIVERIES in app:  # a step of a deployment (DESIGN §9)
+            deployment = await app[DELIVERIES].from_decision(decision, source)
+            if current is not None and deployment is not None:
+                set_attributes(
+                    current,
+                    **{
+                        "slogate.deployment.outcome": deployment.outcome.value,
+                        "slogate.deployment.started_at": deployment.started_at,
+                        "slogate.deployment.version": deployment.version or None,
+                        "slogate.deployment.commit_sha": deployment.commit_sha or None,
+                    },
+                )
     app[TELEMETRY].observe_decision(decision)
     return GateAnswer(decision, encoded)

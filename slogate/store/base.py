@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from slogate.core.dora import Deployment, DeploymentEvent, EventProblem, IncidentSpan
 from slogate.core.overrides import Exemption, Freeze
 
 
@@ -81,6 +82,44 @@ class IncidentChange:
     opened: tuple[OpenIncident, ...] = ()
     resolved: tuple[tuple[str, str], ...] = ()
     notifications: tuple[OutboxEntry, ...] = ()
+    at: float = 0.0
+    """When the resolved incidents were resolved (their history keeps it)."""
+
+
+# --- deployments (DESIGN §9) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentQuery:
+    service: str = ""
+    outcome: str = ""
+    since: float | None = None
+    """Updated at or after."""
+    until: float | None = None
+    before: tuple[float, str, str] | None = None
+    """Cursor: (updated_at, service, deploy_id) of the last row of the previous page."""
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentStep:
+    """One gate call (or pipeline event) of a deployment, with its decision if any."""
+
+    service: str
+    deploy_id: str
+    at: float
+    step: str
+    source: str
+    decision_id: str = ""
+    verdict: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    deployment: Deployment | None
+    problem: EventProblem | None = None
+    changed: bool = False
+    """True when the event changed the deployment's outcome (a transition to count)."""
 
 
 class Store(Protocol):
@@ -125,3 +164,25 @@ class Store(Protocol):
     async def retry_notification(
         self, entry_id: int, attempts: int, next_at: float, error: str
     ) -> None: ...
+
+    # --- deployments ---
+
+    async def apply_deployment_event(self, event: DeploymentEvent) -> EventResult:
+        """Fold `event` into its deployment (and its step, if any) atomically; nothing is
+        written when `core.dora.event_problem` objects."""
+
+    async def deployment(self, service: str, deploy_id: str) -> Deployment | None: ...
+
+    async def deployments(self, query: DeploymentQuery) -> list[Deployment]:
+        """Most recently updated first."""
+
+    async def finished_deployments(self, since: float) -> list[Deployment]:
+        """Every deployment finished at or after `since` (for the figures)."""
+
+    async def deployment_steps(self, service: str, deploy_id: str) -> list[DeploymentStep]: ...
+
+    async def abandon_deployments(self, idle_before: float) -> list[Deployment]:
+        """Close in-progress deployments not updated since `idle_before`; returns them."""
+
+    async def incident_history(self, since: float, service: str = "") -> list[IncidentSpan]:
+        """Incidents opened at or after `since`, oldest first."""

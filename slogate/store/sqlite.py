@@ -20,12 +20,25 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from slogate.core.dora import (
+    Deployment,
+    DeploymentEvent,
+    EventKind,
+    IncidentSpan,
+    abandon,
+    apply_event,
+    event_problem,
+)
+from slogate.core.dora import Outcome as DeploymentOutcome
 from slogate.core.overrides import Exemption, Freeze, FreezeKind
 from slogate.errors import StoreError
 from slogate.store.base import (
     AdminAction,
     DecisionQuery,
     DecisionRecord,
+    DeploymentQuery,
+    DeploymentStep,
+    EventResult,
     IncidentChange,
     OpenIncident,
     OutboxEntry,
@@ -103,6 +116,44 @@ MIGRATIONS: tuple[str, ...] = (
         finished_at REAL
     );
     CREATE INDEX outbox_by_state ON outbox (state, id);
+    """,
+    # 3: deployments, their steps, and the incidents' history (DORA figures, DESIGN §9).
+    """
+    CREATE TABLE deployments (
+        service TEXT NOT NULL,
+        deploy_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        updated_at REAL NOT NULL,
+        version TEXT NOT NULL DEFAULT '',
+        commit_sha TEXT NOT NULL DEFAULT '',
+        commit_time REAL,
+        source TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (service, deploy_id)
+    );
+    CREATE INDEX deployments_by_update ON deployments (updated_at, service, deploy_id);
+    CREATE INDEX deployments_by_finish ON deployments (finished_at);
+    CREATE TABLE deployment_steps (
+        service TEXT NOT NULL,
+        deploy_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        step TEXT NOT NULL,
+        source TEXT NOT NULL,
+        decision_id TEXT NOT NULL DEFAULT '',
+        verdict TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (service, deploy_id, at, step)
+    );
+    CREATE TABLE incident_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        slo_id TEXT NOT NULL,
+        service TEXT NOT NULL,
+        slo TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        opened_at REAL NOT NULL,
+        resolved_at REAL
+    );
+    CREATE INDEX incident_history_by_open ON incident_history (opened_at);
     """,
 )
 
@@ -494,6 +545,7 @@ class SQLiteStore:
                 conn.execute(
                     "DELETE FROM incidents WHERE slo_id = ? AND severity = ?", (slo_id, severity)
                 )
+            _record_incident_history(conn, change)
             queued = []
             for entry in change.notifications:
                 cursor = conn.execute(
@@ -586,3 +638,174 @@ class SQLiteStore:
             )
 
         await self._call(update)
+
+    # --- deployments (DESIGN §9): standard SQL only, so that it ports ------------------------
+
+    async def apply_deployment_event(self, event: DeploymentEvent) -> EventResult:
+        def write(conn: sqlite3.Connection) -> EventResult:
+            existing = _select_deployment(conn, event.service, event.deploy_id)
+            problem = event_problem(existing, event)
+            if problem is not None:
+                return EventResult(existing, problem)
+            updated = apply_event(existing, event)
+            if updated != existing:
+                _upsert_deployment(conn, updated, existing is None)
+            if event.kind is EventKind.STEP or event.decision_id:
+                conn.execute(
+                    "INSERT INTO deployment_steps (service, deploy_id, at, step, source,"
+                    " decision_id, verdict) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (service, deploy_id, at, step) DO NOTHING",
+                    (
+                        event.service,
+                        event.deploy_id,
+                        event.at,
+                        event.step or event.kind.value,
+                        event.source,
+                        event.decision_id,
+                        event.verdict,
+                    ),
+                )
+            before = existing.outcome if existing is not None else None
+            return EventResult(updated, None, updated.outcome is not before)
+
+        return await self._call(write)
+
+    async def deployment(self, service: str, deploy_id: str) -> Deployment | None:
+        return await self._call(lambda conn: _select_deployment(conn, service, deploy_id))
+
+    async def deployments(self, query: DeploymentQuery) -> list[Deployment]:
+        where: list[str] = []
+        args: list[str | float | int] = []
+        if query.service:
+            where.append("service = ?")
+            args.append(query.service)
+        if query.outcome:
+            where.append("outcome = ?")
+            args.append(query.outcome)
+        if query.since is not None:
+            where.append("updated_at >= ?")
+            args.append(query.since)
+        if query.until is not None:
+            where.append("updated_at < ?")
+            args.append(query.until)
+        if query.before is not None:
+            where.append(
+                "(updated_at < ? OR (updated_at = ? AND (service < ? OR"
+                " (service = ? AND deploy_id < ?))))"
+            )
+            at, service, deploy_id = query.before
+            args += [at, at, service, service, deploy_id]
+        sql = f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployments"  # noqa: S608 (no data in it)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY updated_at DESC, service DESC, deploy_id DESC LIMIT ?"
+        args.append(query.limit)
+        return await self._call(lambda conn: [_deployment(r) for r in conn.execute(sql, args)])
+
+    async def finished_deployments(self, since: float) -> list[Deployment]:
+        sql = (
+            f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployments"  # noqa: S608 (no data in it)
+            " WHERE finished_at >= ? ORDER BY finished_at"
+        )
+        return await self._call(lambda conn: [_deployment(r) for r in conn.execute(sql, (since,))])
+
+    async def deployment_steps(self, service: str, deploy_id: str) -> list[DeploymentStep]:
+        def select(conn: sqlite3.Connection) -> list[DeploymentStep]:
+            rows = conn.execute(
+                "SELECT service, deploy_id, at, step, source, decision_id, verdict"
+                " FROM deployment_steps WHERE service = ? AND deploy_id = ? ORDER BY at",
+                (service, deploy_id),
+            )
+            return [DeploymentStep(*r) for r in rows]
+
+        return await self._call(select)
+
+    async def abandon_deployments(self, idle_before: float) -> list[Deployment]:
+        def update(conn: sqlite3.Connection) -> list[Deployment]:
+            rows = conn.execute(
+                f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployments"  # noqa: S608 (no data in it)
+                " WHERE outcome = ? AND updated_at < ?",
+                (DeploymentOutcome.IN_PROGRESS.value, idle_before),
+            ).fetchall()
+            closed = [abandon(_deployment(r)) for r in rows]
+            for deployment in closed:
+                _upsert_deployment(conn, deployment, False)
+            return closed
+
+        return await self._call(update)
+
+    async def incident_history(self, since: float, service: str = "") -> list[IncidentSpan]:
+        def select(conn: sqlite3.Connection) -> list[IncidentSpan]:
+            sql = (
+                "SELECT id, service, slo, severity, opened_at, resolved_at FROM incident_history"
+                " WHERE opened_at >= ?"
+            )
+            args: list[str | float] = [since]
+            if service:
+                sql += " AND service = ?"
+                args.append(service)
+            return [IncidentSpan(*r) for r in conn.execute(sql + " ORDER BY opened_at", args)]
+
+        return await self._call(select)
+
+
+_DEPLOYMENT_COLUMNS = (
+    "service, deploy_id, outcome, started_at, finished_at, updated_at, version, commit_sha,"
+    " commit_time, source"
+)
+
+
+def _deployment(row: tuple[Any, ...]) -> Deployment:
+    return Deployment(row[0], row[1], DeploymentOutcome(row[2]), *row[3:])
+
+
+def _select_deployment(conn: sqlite3.Connection, service: str, deploy_id: str) -> Deployment | None:
+    row = conn.execute(
+        f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployments"  # noqa: S608 (no data in it)
+        " WHERE service = ? AND deploy_id = ?",
+        (service, deploy_id),
+    ).fetchone()
+    return None if row is None else _deployment(row)
+
+
+def _upsert_deployment(conn: sqlite3.Connection, d: Deployment, new: bool) -> None:
+    values = (
+        d.outcome.value,
+        d.started_at,
+        d.finished_at,
+        d.updated_at,
+        d.version,
+        d.commit_sha,
+        d.commit_time,
+        d.source,
+    )
+    if new:
+        conn.execute(
+            f"INSERT INTO deployments ({_DEPLOYMENT_COLUMNS})"  # noqa: S608 (no data in it)
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (d.service, d.deploy_id, *values),
+        )
+        return
+    conn.execute(
+        "UPDATE deployments SET outcome = ?, started_at = ?, finished_at = ?, updated_at = ?,"
+        " version = ?, commit_sha = ?, commit_time = ?, source = ?"
+        " WHERE service = ? AND deploy_id = ?",
+        (*values, d.service, d.deploy_id),
+    )
+
+
+def _record_incident_history(conn: sqlite3.Connection, change: IncidentChange) -> None:
+    """Opened incidents start a history row; resolved ones close theirs (time to restore)."""
+    for incident in change.opened:
+        doc = incident.doc
+        conn.execute(
+            "INSERT INTO incident_history (slo_id, service, slo, severity, opened_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (doc["slo_id"], doc["service"], doc["slo"], doc["severity"], incident.opened_at),
+        )
+    for slo_id, severity in change.resolved:
+        conn.execute(
+            "UPDATE incident_history SET resolved_at = ?"
+            " WHERE slo_id = ? AND severity = ? AND resolved_at IS NULL",
+            (change.at, slo_id, severity),
+        )

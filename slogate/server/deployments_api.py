@@ -1,0 +1,405 @@
+"""Deployments and delivery figures over HTTP (DESIGN §9).
+
+- `POST /v1/deployments`: a pipeline reports `started|succeeded|failed|rolled_back`; `at` more
+  than a minute in the past (backfill) needs the admin token; repeats change nothing.
+- `POST /v1/deployments/flagger/event` and `/v1/deployments/flagger/post-rollout`: Flagger's
+  `event` and `post-rollout` webhooks (phase `Succeeded` → succeeded, `Failed` → rolled back).
+- `POST /v1/deployments/github`: GitHub's signed `deployment_status` webhook.
+- `GET /v1/deployments` (filtered, paginated), `GET /v1/deployments/{service}/{deploy_id}`
+  (its steps, decisions and the incidents it caused), `GET /v1/incidents/history` (incidents
+  with the deployments they are linked to), `GET /v1/dora?service=&window=`.
+
+Webhook senders (Flagger, GitHub) report what happens now: their own timestamps are not
+trusted for backfill, which only an admin may do.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from slogate.control.deployments import Deliveries, DeploymentDetail
+from slogate.conventions import NAME
+from slogate.core.dora import (
+    PIPELINE_EVENTS,
+    Deployment,
+    DeploymentEvent,
+    EventKind,
+    Figures,
+    IncidentSpan,
+    Metric,
+    Outcome,
+)
+from slogate.core.durations import format_duration, parse_duration
+from slogate.core.views import number, rfc3339
+from slogate.server.admin_api import admin
+from slogate.server.web import (
+    DELIVERIES,
+    ENGINE,
+    SECRETS,
+    BadRequestError,
+    check_field,
+    error_response,
+    json_object,
+    json_response,
+    parse_time,
+)
+from slogate.server.webhooks import flagger_request, verify_signature
+from slogate.store.base import DeploymentQuery
+
+EVENT_FIELDS = ("service", "deploy_id", "event", "at", "version", "commit_sha", "commit_time")
+LIST_FIELDS = ("service", "outcome", "since", "until", "limit", "before")
+MAX_PAGE = 500
+MAX_WINDOW = 366 * 86_400.0
+BACKFILL_GRACE = 60.0
+"""An event this far in the past is still "now" (clock skew); older is a backfill."""
+FUTURE_GRACE = 60.0
+VERSION_LIMIT = 128
+FLAGGER_PHASES = {"Succeeded": EventKind.SUCCEEDED, "Failed": EventKind.ROLLED_BACK}
+GITHUB_STATES = {
+    "queued": EventKind.STARTED,
+    "pending": EventKind.STARTED,
+    "in_progress": EventKind.STARTED,
+    "success": EventKind.SUCCEEDED,
+    "failure": EventKind.FAILED,
+    "error": EventKind.FAILED,
+}
+
+
+# --- views --------------------------------------------------------------------------------------
+
+
+def deployment_view(deployment: Deployment) -> dict[str, Any]:
+    return {
+        "service": deployment.service,
+        "deploy_id": deployment.deploy_id,
+        "outcome": deployment.outcome.value,
+        "started_at": rfc3339(deployment.started_at),
+        "finished_at": rfc3339(deployment.finished_at),
+        "updated_at": rfc3339(deployment.updated_at),
+        "version": deployment.version or None,
+        "commit_sha": deployment.commit_sha or None,
+        "commit_time": rfc3339(deployment.commit_time),
+        "source": deployment.source,
+    }
+
+
+def incident_view(incident: IncidentSpan) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "service": incident.service,
+        "slo": incident.slo,
+        "severity": incident.severity,
+        "opened_at": rfc3339(incident.opened_at),
+        "resolved_at": rfc3339(incident.resolved_at),
+        "duration_seconds": number(incident.duration),
+    }
+
+
+def detail_view(detail: DeploymentDetail) -> dict[str, Any]:
+    return {
+        **deployment_view(detail.deployment),
+        "change_failed": detail.failed,
+        "steps": [
+            {
+                "at": rfc3339(s.at),
+                "step": s.step,
+                "source": s.source,
+                "decision_id": s.decision_id or None,
+                "decision": s.verdict or None,
+            }
+            for s in detail.steps
+        ],
+        "incidents": [incident_view(i) for i in detail.incidents],
+    }
+
+
+def figures_view(found: Figures) -> dict[str, Any]:
+    """The §9 figures of one service; null where there is nothing to measure."""
+    return {
+        "service": found.service,
+        "window": format_duration(found.window),
+        "deployments": found.deployments,
+        "failed": found.failed,
+        "deployment_frequency_per_day": number(found.deployment_frequency_per_day),
+        "lead_time_seconds": number(found.lead_time_seconds),
+        "change_failure_rate": number(found.change_failure_rate),
+        "time_to_restore_seconds": number(found.time_to_restore_seconds),
+        "bands": {
+            "report_year": found.report_year,
+            **{metric.value: found.bands[metric] for metric in Metric},
+        },
+        "counts": {
+            "deployments": found.deployments,
+            "failed": found.failed,
+            "lead_time_samples": found.lead_time_samples,
+            "restored_incidents": found.restored_incidents,
+        },
+    }
+
+
+# --- reporting ----------------------------------------------------------------------------------
+
+
+async def _apply(request: web.Request, event: DeploymentEvent) -> web.Response:
+    result = await request.app[DELIVERIES].report(event)
+    if result.problem is not None:
+        raise BadRequestError(result.problem.field, result.problem.message)
+    assert result.deployment is not None
+    return json_response({"deployment": deployment_view(result.deployment)})
+
+
+def _optional_text(fields: Mapping[str, Any], name: str) -> str:
+    if name not in fields or fields[name] in (None, ""):
+        return ""
+    value = check_field(name, fields[name])
+    if len(value) > VERSION_LIMIT:
+        raise BadRequestError(name, f"{name} must be at most {VERSION_LIMIT} characters")
+    return value
+
+
+def _event_time(request: web.Request, fields: Mapping[str, Any], now: float) -> float:
+    if "at" not in fields or fields["at"] is None:
+        return now
+    at = parse_time("at", fields["at"])
+    if at > now + FUTURE_GRACE:
+        raise BadRequestError("at", "at must not be in the future")
+    if at < now - BACKFILL_GRACE:
+        admin(request)  # backfilling history is an admin's act
+    return at
+
+
+async def report_event(request: web.Request) -> web.Response:
+    fields = await json_object(request, EVENT_FIELDS)
+    for required in ("service", "deploy_id", "event"):
+        if not fields.get(required):
+            raise BadRequestError(required, f"{required} is required")
+    kinds = {k.value: k for k in PIPELINE_EVENTS}
+    kind = kinds.get(str(fields["event"]))
+    if kind is None:
+        raise BadRequestError("event", f"event must be one of {', '.join(kinds)}")
+    now = request.app[DELIVERIES].clock()
+    commit_time = fields.get("commit_time")
+    event = DeploymentEvent(
+        service=check_field("service", fields["service"], NAME),
+        deploy_id=check_field("deploy_id", fields["deploy_id"]),
+        kind=kind,
+        at=_event_time(request, fields, now),
+        source="api",
+        version=_optional_text(fields, "version"),
+        commit_sha=_optional_text(fields, "commit_sha"),
+        commit_time=None if commit_time is None else parse_time("commit_time", commit_time),
+        step=f"pipeline/{kind.value}",
+    )
+    return await _apply(request, event)
+
+
+def _flagger_event(request: web.Request, payload: Mapping[str, Any], terminal: bool) -> Any:
+    gate_request = flagger_request(request.app, payload)
+    phase = payload.get("phase")
+    kind = FLAGGER_PHASES.get(phase) if isinstance(phase, str) else None
+    if kind is None:
+        if terminal:
+            raise BadRequestError("phase", "phase must be Succeeded or Failed after a rollout")
+        kind = EventKind.STARTED
+    return DeploymentEvent(
+        service=gate_request.service,
+        deploy_id=gate_request.deploy_id,
+        kind=kind,
+        at=request.app[DELIVERIES].clock(),
+        source="flagger",
+        version=_optional_text({"version": payload.get("checksum")}, "version"),
+        step=gate_request.step,
+    )
+
+
+async def flagger_event(request: web.Request) -> web.Response:
+    """Flagger's `event` webhook: every Kubernetes event of the canary."""
+    payload = await json_object(request)
+    return await _apply(request, _flagger_event(request, payload, terminal=False))
+
+
+async def flagger_post_rollout(request: web.Request) -> web.Response:
+    """Flagger's `post-rollout` webhook: the canary was promoted or rolled back."""
+    payload = await json_object(request)
+    return await _apply(request, _flagger_event(request, payload, terminal=True))
+
+
+def _github_field(payload: Mapping[str, Any], path: str) -> str:
+    value: Any = payload
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if not isinstance(value, str | int) or isinstance(value, bool) or value == "":
+        raise BadRequestError(path, f"{path} is required")
+    return str(value)
+
+
+async def github_deployment_status(request: web.Request) -> web.Response:
+    """GitHub's signed `deployment_status` webhook (`X-Hub-Signature-256`)."""
+    secret = request.app[SECRETS].github_webhook_secret
+    if not secret:
+        return error_response(
+            403, "forbidden", "GitHub integration disabled: no webhook secret configured"
+        )
+    raw = await request.read()
+    if not verify_signature(secret, raw, request.headers.get("X-Hub-Signature-256", "")):
+        return error_response(401, "bad_signature", "X-Hub-Signature-256 does not match")
+    event = request.headers.get("X-GitHub-Event", "")
+    if event == "ping":
+        return json_response({"pong": True})
+    payload = await json_object(request)
+    if event != "deployment_status":
+        return json_response({"ignored": event or "unknown event"}, 202)
+    state = _github_field(payload, "deployment_status.state")
+    kind = GITHUB_STATES.get(state)
+    if kind is None:  # inactive: a later deployment superseded it, which says nothing new
+        return json_response({"ignored": f"deployment_status {state}"}, 202)
+    repo = _github_field(payload, "repository.full_name")
+    environment = _github_field(payload, "deployment.environment")
+    sha = _github_field(payload, "deployment.sha")
+    services = request.app[ENGINE].config.github.services
+    service = services.get(f"{repo}:{environment}") or services.get(repo) or repo.rpartition("/")[2]
+    ref = payload.get("deployment", {}).get("ref")
+    return await _apply(
+        request,
+        DeploymentEvent(
+            service=check_field("repository", service, NAME),
+            deploy_id=check_field("deployment.sha", f"github:{repo}@{sha}"),
+            kind=kind,
+            at=request.app[DELIVERIES].clock(),
+            source="github",
+            version=_optional_text({"version": ref}, "version"),
+            commit_sha=check_field("deployment.sha", sha),
+            step=f"github/{environment}/{state}",
+        ),
+    )
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _cursor(deployment: Deployment) -> str:
+    raw = json.dumps([deployment.updated_at, deployment.service, deployment.deploy_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _parse_cursor(text: str) -> tuple[float, str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        at, service, deploy_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError):
+        raise BadRequestError("before", "before is not a cursor this API gave") from None
+    if not isinstance(at, int | float) or not isinstance(service, str):
+        raise BadRequestError("before", "before is not a cursor this API gave")
+    return float(at), service, str(deploy_id)
+
+
+def _limit(query: Mapping[str, str]) -> int:
+    text = query.get("limit", "50")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        raise BadRequestError("limit", f"limit must be an integer from 1 to {MAX_PAGE}")
+    return int(text)
+
+
+def _known(query: Mapping[str, str], allowed: tuple[str, ...]) -> None:
+    for key in query:
+        if key not in allowed:
+            raise BadRequestError(key, f"unknown parameter {key!r} (known: {', '.join(allowed)})")
+
+
+async def list_deployments(request: web.Request) -> web.Response:
+    query = request.query
+    _known(query, LIST_FIELDS)
+    outcome = query.get("outcome", "")
+    if outcome and outcome not in {o.value for o in Outcome}:
+        raise BadRequestError("outcome", f"outcome must be one of {', '.join(Outcome)}")
+    limit = _limit(query)
+    found = await request.app[DELIVERIES].store.deployments(
+        DeploymentQuery(
+            service=check_field("service", query["service"], NAME) if "service" in query else "",
+            outcome=outcome,
+            since=parse_time("since", query["since"]) if "since" in query else None,
+            until=parse_time("until", query["until"]) if "until" in query else None,
+            before=_parse_cursor(query["before"]) if "before" in query else None,
+            limit=limit,
+        )
+    )
+    following = _cursor(found[-1]) if len(found) == limit else None
+    return json_response(
+        {"deployments": [deployment_view(d) for d in found], "next_before": following}
+    )
+
+
+async def get_deployment(request: web.Request) -> web.Response:
+    service = check_field("service", request.match_info["service"], NAME)
+    deploy_id = check_field("deploy_id", request.match_info["deploy_id"])
+    detail = await request.app[DELIVERIES].detail(service, deploy_id)
+    if detail is None:
+        return error_response(404, "not_found", f"no deployment {deploy_id!r} of {service!r}")
+    return json_response(detail_view(detail))
+
+
+async def incident_history(request: web.Request) -> web.Response:
+    """Incidents opened in the window, each with the deployments it is linked to."""
+    _known(request.query, ("service", "window"))
+    deliveries = request.app[DELIVERIES]
+    window = _window(request.query.get("window"), deliveries.config().window)
+    service = request.query.get("service", "")
+    if service:
+        check_field("service", service, NAME)
+    spans = await deliveries.store.incident_history(deliveries.clock() - window, service)
+    body = []
+    for span in spans[-MAX_PAGE:]:
+        linked = await deliveries.deployments_causing(span)
+        body.append(
+            {
+                **incident_view(span),
+                "deployments": [{"service": d.service, "deploy_id": d.deploy_id} for d in linked],
+            }
+        )
+    return json_response({"incidents": body})
+
+
+def _window(text: str | None, default: float) -> float:
+    if text is None:
+        return default
+    try:
+        window = parse_duration(text)
+    except ValueError:
+        raise BadRequestError("window", "window must be a duration such as 7d or 30d") from None
+    if not 0 < window <= MAX_WINDOW:
+        raise BadRequestError("window", "window must be positive and at most 366d")
+    return window
+
+
+async def dora(request: web.Request) -> web.Response:
+    """`{service, window, deployments, failed, ...}`; with no `service`, every service's."""
+    _known(request.query, ("service", "window"))
+    deliveries = request.app[DELIVERIES]
+    window = _window(request.query.get("window"), deliveries.config().window)
+    if "service" in request.query:
+        service = check_field("service", request.query["service"], NAME)
+        (found,) = await deliveries.figures(window, service=service)
+        return json_response(figures_view(found))
+    services = {s.slo.service for s in request.app[ENGINE].snapshot.statuses.values()}
+    found_all = await deliveries.figures(window, services)
+    return json_response(
+        {"window": format_duration(window), "services": [figures_view(f) for f in found_all]}
+    )
+
+
+def register(app: web.Application, deliveries: Deliveries) -> None:
+    app[DELIVERIES] = deliveries
+    app.router.add_get("/v1/deployments", list_deployments)
+    app.router.add_post("/v1/deployments", report_event)
+    app.router.add_post("/v1/deployments/flagger/event", flagger_event)
+    app.router.add_post("/v1/deployments/flagger/post-rollout", flagger_post_rollout)
+    app.router.add_post("/v1/deployments/github", github_deployment_status)
+    app.router.add_get("/v1/deployments/{service}/{deploy_id:.+}", get_deployment)
+    app.router.add_get("/v1/incidents/history", incident_history)
+    app.router.add_get("/v1/dora", dora)
