@@ -3,8 +3,9 @@ abandoned, and the DORA figures computed from them and the incidents' history (D
 
 Every event is folded into its deployment inside one store transaction (`core.dora.apply_event`),
 so concurrent reports of one deployment cannot lose each other. The figures for `/metrics` are
-recomputed after evaluation cycles, at most once a minute: one read of the window's finished
-deployments and incidents, however many gate calls arrive.
+recomputed after an evaluation cycle when a deployment changed outcome, else once a minute
+(windows slide, deployments stall): one read of the window's finished deployments and
+incidents, however many gate calls arrive.
 """
 
 from __future__ import annotations
@@ -62,8 +63,12 @@ class Deliveries:
         """Fold one event in durably; a transition of its outcome is counted."""
         result = await self.store.apply_deployment_event(event)
         if result.changed and result.deployment is not None:
-            self.on_transition(result.deployment)
+            self._transition(result.deployment)
         return result
+
+    def _transition(self, deployment: Deployment) -> None:
+        self.on_transition(deployment)
+        self._refreshed = -REFRESH_EVERY  # the next cycle recomputes the figures
 
     async def from_decision(self, decision: Decision, source: str) -> Deployment | None:
         """A gate call carrying `deploy_id` is a step of that deployment."""
@@ -86,7 +91,7 @@ class Deliveries:
         """Close deployments never seen to finish as abandoned."""
         closed = await self.store.abandon_deployments(self.clock() - self.config().abandon_after)
         for deployment in closed:
-            self.on_transition(deployment)
+            self._transition(deployment)
         return closed
 
     async def figures(

@@ -319,7 +319,7 @@ def figures(
     failure_window: float,
     bands: Bands,
 ) -> Figures:
-    """The four figures of `service` over (`now` − `window`, `now`]."""
+    """The four figures of `service` over [`now` − `window`, `now`]."""
     start = now - window
     done = [
         d
@@ -327,7 +327,7 @@ def figures(
         if d.service == service
         and d.finished
         and d.finished_at is not None
-        and start < d.finished_at <= now
+        and start <= d.finished_at <= now
     ]
     own = [i for i in incidents if i.service == service]
     failures = sum(1 for d in done if is_failed(d, own, failure_window))
@@ -339,7 +339,7 @@ def figures(
     restores = [
         i.duration
         for i in own
-        if i.severity == "page" and i.duration is not None and start < i.opened_at <= now
+        if i.severity == "page" and i.duration is not None and start <= i.opened_at <= now
     ]
     frequency = len(done) / (window / DAY)
     rate = failures / len(done) if done else None
