@@ -3,10 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from slogate.config import parse_config
+from slogate.control.deployments import Deliveries
 from slogate.control.releases import ReleaseControl
 from slogate.evaluation.engine import Engine, SpecSource
 from slogate.evaluation.prometheus import PrometheusClient
 from slogate.notify.paging import Pager
+from slogate.server import deployments_api
 from slogate.server.api import create_app
 from slogate.server.openapi import openapi_document
 from slogate.store.sqlite import SQLiteStore
@@ -19,6 +21,7 @@ async def test_openapi_documents_every_route(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "x.db")
     pager = Pager(parse_config("").notifications, {}, store)
     app = create_app(engine, Telemetry(lambda: engine.snapshot), ReleaseControl(store), pager=pager)
+    deployments_api.register(app, Deliveries(store, lambda: engine.config.dora))
     routes = {
         (route.resource.canonical, route.method.lower())
         for route in app.router.routes()

@@ -42,6 +42,7 @@ from slogate.server.web import (
     DELIVERIES,
     ENGINE,
     SECRETS,
+    TOKEN,
     BadRequestError,
     check_field,
     error_response,
@@ -206,7 +207,7 @@ def _flagger_event(request: web.Request, payload: Mapping[str, Any], terminal: b
     if kind is None:
         if terminal:
             raise BadRequestError("phase", "phase must be Succeeded or Failed after a rollout")
-        kind = EventKind.STARTED
+        kind = EventKind.STEP  # starts the deployment, or is one more event of it
     return DeploymentEvent(
         service=gate_request.service,
         deploy_id=gate_request.deploy_id,
@@ -403,3 +404,243 @@ def register(app: web.Application, deliveries: Deliveries) -> None:
     app.router.add_get("/v1/deployments/{service}/{deploy_id:.+}", get_deployment)
     app.router.add_get("/v1/incidents/history", incident_history)
     app.router.add_get("/v1/dora", dora)
+
+
+# --- OpenAPI ------------------------------------------------------------------------------------
+
+
+def _ok(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERROR = _ok({"$ref": "#/components/schemas/Error"}, "Error")
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+_DEPLOYMENT = {
+    "type": "object",
+    "required": ["service", "deploy_id", "outcome", "started_at", "finished_at", "updated_at"],
+    "properties": {
+        "service": {"type": "string"},
+        "deploy_id": {"type": "string"},
+        "outcome": {"enum": [o.value for o in Outcome]},
+        "started_at": _TIME,
+        "finished_at": _TIME,
+        "updated_at": _TIME,
+        "version": {"type": ["string", "null"]},
+        "commit_sha": {"type": ["string", "null"]},
+        "commit_time": _TIME,
+        "source": {"type": "string"},
+    },
+}
+_ONE = _ok({"type": "object", "properties": {"deployment": _DEPLOYMENT}}, "The deployment")
+_NUMBER = {"type": ["number", "null"]}
+_BAND = {"enum": ["elite", "high", "medium", "low", None]}
+_FIGURES = {
+    "type": "object",
+    "required": [
+        "service",
+        "window",
+        "deployments",
+        "failed",
+        "deployment_frequency_per_day",
+        "lead_time_seconds",
+        "change_failure_rate",
+        "time_to_restore_seconds",
+        "bands",
+    ],
+    "properties": {
+        "service": {"type": "string"},
+        "window": {"type": "string"},
+        "deployments": {"type": "integer"},
+        "failed": {"type": "integer"},
+        "deployment_frequency_per_day": {"type": "number"},
+        "lead_time_seconds": _NUMBER,
+        "change_failure_rate": _NUMBER,
+        "time_to_restore_seconds": _NUMBER,
+        "bands": {
+            "type": "object",
+            "properties": {"report_year": {"type": "integer"}} | {m.value: _BAND for m in Metric},
+        },
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+    },
+}
+_SERVICE_PARAM = {
+    "name": "service",
+    "in": "query",
+    "schema": {"type": "string", "pattern": NAME.pattern},
+}
+_WINDOW_PARAM = {
+    "name": "window",
+    "in": "query",
+    "schema": {"type": "string", "pattern": "^([1-9][0-9]?d|[1-9][0-9]{0,2}[hm])$"},
+}
+_FLAGGER = {"$ref": "#/components/schemas/FlaggerPayload"}
+_WEBHOOK = {"required": True, "content": {"application/json": {"schema": _FLAGGER}}}
+_POST_ROLLOUT = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "allOf": [
+                    _FLAGGER,
+                    {
+                        "required": ["phase"],
+                        "properties": {"phase": {"enum": list(FLAGGER_PHASES)}},
+                    },
+                ]
+            }
+        }
+    },
+}
+
+
+def _path_param(name: str, pattern: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": pattern},
+    }
+
+
+PATHS: dict[str, Any] = {
+    "/v1/deployments": {
+        "get": {
+            "summary": "Deployments, most recently updated first",
+            "parameters": [
+                _SERVICE_PARAM,
+                {"name": "outcome", "in": "query", "schema": {"enum": [o.value for o in Outcome]}},
+                {
+                    "name": "since",
+                    "in": "query",
+                    "schema": {"type": "string", "format": "date-time"},
+                },
+                {
+                    "name": "until",
+                    "in": "query",
+                    "schema": {"type": "string", "format": "date-time"},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                },
+                {"name": "before", "in": "query", "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": _ok(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "deployments": {"type": "array", "items": _DEPLOYMENT},
+                            "next_before": {"type": ["string", "null"]},
+                        },
+                    },
+                    "A page of deployments",
+                ),
+                "400": _ERROR,
+            },
+        },
+        "post": {
+            "summary": "A pipeline reports a deployment event (backfill needs the admin token)",
+            "security": [{}, {"admin": []}],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["service", "deploy_id", "event"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "service": {"type": "string", "pattern": NAME.pattern},
+                                "deploy_id": {"type": "string", "pattern": TOKEN.pattern},
+                                "event": {"enum": [k.value for k in PIPELINE_EVENTS]},
+                                "at": {"type": "string", "format": "date-time"},
+                                "version": {"type": "string", "pattern": TOKEN.pattern},
+                                "commit_sha": {"type": "string", "pattern": TOKEN.pattern},
+                                "commit_time": {"type": "string", "format": "date-time"},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {"200": _ONE, "400": _ERROR, "401": _ERROR, "403": _ERROR},
+        },
+    },
+    "/v1/deployments/{service}/{deploy_id}": {
+        "get": {
+            "summary": "One deployment: its steps, decisions and the incidents it caused",
+            "parameters": [
+                _path_param("service", NAME.pattern),
+                _path_param("deploy_id", TOKEN.pattern),
+            ],
+            "responses": {
+                "200": _ok({"type": "object"}, "The deployment"),
+                "400": _ERROR,
+                "404": _ERROR,
+            },
+        }
+    },
+    "/v1/deployments/flagger/event": {
+        "post": {
+            "summary": "Flagger's event webhook",
+            "requestBody": _WEBHOOK,
+            "responses": {"200": _ONE, "400": _ERROR},
+        }
+    },
+    "/v1/deployments/flagger/post-rollout": {
+        "post": {
+            "summary": "Flagger's post-rollout webhook (Succeeded or Failed)",
+            "requestBody": _POST_ROLLOUT,
+            "responses": {"200": _ONE, "400": _ERROR},
+        }
+    },
+    "/v1/deployments/github": {
+        "post": {
+            "summary": "GitHub deployment_status webhook (X-Hub-Signature-256)",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "200": _ONE,
+                "202": _ok({"type": "object"}, "Event ignored"),
+                "400": _ERROR,
+                "401": _ERROR,
+                "403": _ERROR,
+            },
+        }
+    },
+    "/v1/incidents/history": {
+        "get": {
+            "summary": "Incidents of the window with the deployments they are linked to",
+            "parameters": [_SERVICE_PARAM, _WINDOW_PARAM],
+            "responses": {"200": _ok({"type": "object"}, "Incidents"), "400": _ERROR},
+        }
+    },
+    "/v1/dora": {
+        "get": {
+            "summary": "DORA figures of a service, or of every service",
+            "parameters": [_SERVICE_PARAM, _WINDOW_PARAM],
+            "responses": {
+                "200": _ok(
+                    {
+                        "oneOf": [
+                            _FIGURES,
+                            {
+                                "type": "object",
+                                "required": ["window", "services"],
+                                "properties": {
+                                    "window": {"type": "string"},
+                                    "services": {"type": "array", "items": _FIGURES},
+                                },
+                            },
+                        ]
+                    },
+                    "Figures",
+                ),
+                "400": _ERROR,
+            },
+        }
+    },
+}

@@ -8,6 +8,7 @@ from typing import Any
 from slogate import __version__
 from slogate.conventions import NAME
 from slogate.core.policy import ReasonCode, Verdict
+from slogate.server import deployments_api
 from slogate.server.web import TOKEN
 
 # The patterns the handlers check (`web.check_field`), so the document and the checks agree.
@@ -547,6 +548,7 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
             **_RELEASE_CONTROL_PATHS,
+            **deployments_api.PATHS,
         },
         "components": {
             "schemas": _SCHEMAS,
