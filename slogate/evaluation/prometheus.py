@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -46,6 +46,33 @@ def parse_response(payload: Any) -> list[Sample]:
             raise BackendError("invalid response: malformed vector sample")
         samples.append(Sample(metric, _value(item.get("value"))))
     return samples
+
+
+MAX_RANGE_POINTS = 500
+
+
+class RangeSeries(NamedTuple):
+    labels: Mapping[str, str]
+    points: tuple[tuple[float, float], ...]
+
+
+def parse_range_response(payload: Any) -> list[RangeSeries]:
+    """The series of a range query's JSON answer (a matrix)."""
+    if not isinstance(payload, dict) or payload.get("status") != "success":
+        kind = payload.get("errorType", "error") if isinstance(payload, dict) else "error"
+        message = payload.get("error", "query failed") if isinstance(payload, dict) else ""
+        raise QueryError(f"{kind}: {message}")
+    data = payload.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "matrix":
+        raise BackendError("unexpected result type (a range matrix was expected)")
+    found = []
+    for item in data.get("result") or []:
+        metric, values = item.get("metric"), item.get("values")
+        if not isinstance(metric, dict) or not isinstance(values, list):
+            raise BackendError("invalid response: malformed matrix series")
+        points = tuple((float(v[0]), _value(v)) for v in values)
+        found.append(RangeSeries(metric, points))
+    return found
 
 
 class PrometheusClient:
@@ -93,6 +120,35 @@ class PrometheusClient:
         if response.status_code >= 400 and not isinstance(payload, Mapping):
             raise BackendError(f"HTTP {response.status_code} from {self.url}")
         return parse_response(payload)
+
+    # --- range queries (the status page's charts) ----------------------------------------
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[RangeSeries]:
+        """Evaluate `expr` at every `step` from `start` to `end`; at most `MAX_RANGE_POINTS`
+        points a series (a wider range is refused here, before it reaches the backend)."""
+        if step <= 0 or end < start or (end - start) / step > MAX_RANGE_POINTS:
+            raise BackendError(f"range of {(end - start) / max(step, 1e-9):.0f} points refused")
+        form = {
+            "query": expr,
+            "start": f"{start:.3f}",
+            "end": f"{end:.3f}",
+            "step": f"{step:g}",
+            "timeout": f"{self.timeout:g}s",
+        }
+        async with self._slots:
+            try:
+                response = await self._http.post("/api/v1/query_range", data=form)
+            except httpx.HTTPError as exc:
+                raise BackendError(f"cannot reach {self.url}: {type(exc).__name__}") from None
+        try:
+            payload = response.json()
+        except ValueError:
+            raise BackendError(
+                f"HTTP {response.status_code} with a body that is not JSON"
+            ) from None
+        return parse_range_response(payload)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -23,6 +23,7 @@ from slogate.notify.paging import Pager
 from slogate.server import admin_api, webhooks
 from slogate.server.auth import AdminTokens
 from slogate.server.openapi import openapi_document
+from slogate.server.status_charts import CHARTS
 from slogate.server.status_page import render_index, render_slo
 from slogate.server.web import (
     ANSWERS,
@@ -201,8 +202,11 @@ def _html(text: str) -> web.Response:
 async def status_index(request: web.Request) -> web.Response:
     engine, control = request.app[ENGINE], request.app[CONTROL]
     statuses = list(engine.snapshot.statuses.values())
+    pictures = await request.app[CHARTS].index(statuses) if CHARTS in request.app else None
     return _html(
-        render_index(statuses, engine.config.policy.for_slo, control.freezes(), engine.clock())
+        render_index(
+            statuses, engine.config.policy.for_slo, control.freezes(), engine.clock(), pictures
+        )
     )
 
 
@@ -213,7 +217,8 @@ async def status_slo(request: web.Request) -> web.Response:
     if status is None:
         raise UnknownServiceError(f"no SLO {name!r} of service {service!r}")
     policy = engine.config.policy.for_slo(service, name)
-    return _html(render_slo(status, policy, control.freezes(), engine.clock()))
+    charts = await request.app[CHARTS].slo_charts(status) if CHARTS in request.app else ""
+    return _html(render_slo(status, policy, control.freezes(), engine.clock(), charts))
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -37,7 +37,7 @@ from slogate.notify.sinks import (
     SlackSink,
     WebhookSink,
 )
-from slogate.server import deployments_api
+from slogate.server import deployments_api, status_charts
 from slogate.server.api import create_app
 from slogate.server.auth import AdminTokens
 from slogate.server.github_auth import app_key
@@ -215,6 +215,9 @@ async def runtime(
         )
         app = create_app(engine, telemetry, control, tokens=tokens, secrets=secrets, pager=pager)
         deployments_api.register(app, deliveries)
+        status_charts.register(
+            app, status_charts.StatusCharts(client, store, deliveries, clock=clock)
+        )
         yield Runtime(engine, control, pager, telemetry, app)
     finally:
         await client.aclose()

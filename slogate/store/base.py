@@ -186,3 +186,6 @@ class Store(Protocol):
 
     async def incident_history(self, since: float, service: str = "") -> list[IncidentSpan]:
         """Incidents opened at or after `since`, oldest first."""
+
+    async def freeze_history(self, since: float) -> list[tuple[Freeze, float | None]]:
+        """Freezes active at some time since `since`, each with when it was lifted (if)."""

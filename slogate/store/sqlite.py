@@ -748,6 +748,21 @@ class SQLiteStore:
 
         return await self._call(select)
 
+    async def freeze_history(self, since: float) -> list[tuple[Freeze, float | None]]:
+        def select(conn: sqlite3.Connection) -> list[tuple[Freeze, float | None]]:
+            rows = conn.execute(
+                "SELECT id, service, reason, created_at, created_by, until, kind, slo, lifted_at"
+                " FROM freezes WHERE (lifted_at IS NULL OR lifted_at >= ?)"
+                " AND (until IS NULL OR until >= ?) ORDER BY created_at",
+                (since, since),
+            )
+            return [
+                (Freeze(r[0], r[1], r[2], r[3], r[4], r[5], FreezeKind(r[6]), r[7]), r[8])
+                for r in rows
+            ]
+
+        return await self._call(select)
+
 
 _DEPLOYMENT_COLUMNS = (
     "service, deploy_id, outcome, started_at, finished_at, updated_at, version, commit_sha,"
