@@ -104,9 +104,13 @@ class PrometheusClient:
     async def query(self, expr: str, at: float) -> list[Sample]:
         """Evaluate `expr` at unix time `at`; raise `BackendError` on any failure."""
         form = {"query": expr, "time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
+        return parse_response(await self._post("/api/v1/query", form))
+
+    async def _post(self, path: str, form: dict[str, str]) -> Any:
+        """The JSON answer to one query, within the bound on queries in flight."""
         async with self._slots:
             try:
-                response = await self._http.post("/api/v1/query", data=form)
+                response = await self._http.post(path, data=form)
             except httpx.TimeoutException:
                 raise BackendError(f"query timed out after {self.timeout:g}s") from None
             except httpx.HTTPError as exc:
@@ -119,7 +123,7 @@ class PrometheusClient:
             ) from None
         if response.status_code >= 400 and not isinstance(payload, Mapping):
             raise BackendError(f"HTTP {response.status_code} from {self.url}")
-        return parse_response(payload)
+        return payload
 
     # --- range queries (the status page's charts) ----------------------------------------
 
@@ -137,18 +141,7 @@ class PrometheusClient:
             "step": f"{step:g}",
             "timeout": f"{self.timeout:g}s",
         }
-        async with self._slots:
-            try:
-                response = await self._http.post("/api/v1/query_range", data=form)
-            except httpx.HTTPError as exc:
-                raise BackendError(f"cannot reach {self.url}: {type(exc).__name__}") from None
-        try:
-            payload = response.json()
-        except ValueError:
-            raise BackendError(
-                f"HTTP {response.status_code} with a body that is not JSON"
-            ) from None
-        return parse_range_response(payload)
+        return parse_range_response(await self._post("/api/v1/query_range", form))
 
     async def aclose(self) -> None:
         await self._http.aclose()

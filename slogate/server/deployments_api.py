@@ -2,9 +2,9 @@
 
 - `POST /v1/deployments`: a pipeline reports `started|succeeded|failed|rolled_back`; `at` more
   than a minute in the past (backfill) needs the admin token; repeats change nothing.
-- `POST /v1/deployments/flagger/event` and `/v1/deployments/flagger/post-rollout`: Flagger's
+- `POST /v1/webhooks/flagger/event` and `/v1/webhooks/flagger/post-rollout`: Flagger's
   `event` and `post-rollout` webhooks (phase `Succeeded` → succeeded, `Failed` → rolled back).
-- `POST /v1/deployments/github`: GitHub's signed `deployment_status` webhook.
+- `POST /v1/webhooks/github/deployment-status`: GitHub's signed `deployment_status` webhook.
 - `GET /v1/deployments` (filtered, paginated), `GET /v1/deployments/{service}/{deploy_id}`
   (its steps, decisions and the incidents it caused), `GET /v1/incidents/history` (incidents
   with the deployments they are linked to), `GET /v1/dora?service=&window=`.
@@ -41,7 +41,6 @@ from slogate.server.admin_api import admin
 from slogate.server.web import (
     DELIVERIES,
     ENGINE,
-    SECRETS,
     TOKEN,
     BadRequestError,
     check_field,
@@ -50,7 +49,7 @@ from slogate.server.web import (
     json_response,
     parse_time,
 )
-from slogate.server.webhooks import flagger_request, verify_signature
+from slogate.server.webhooks import flagger_request, github_event, token_or
 from slogate.store.base import DeploymentQuery
 
 EVENT_FIELDS = ("service", "deploy_id", "event", "at", "version", "commit_sha", "commit_time")
@@ -214,7 +213,7 @@ def _flagger_event(request: web.Request, payload: Mapping[str, Any], terminal: b
         kind=kind,
         at=request.app[DELIVERIES].clock(),
         source="flagger",
-        version=_optional_text({"version": payload.get("checksum")}, "version"),
+        version=token_or(payload.get("checksum"), ""),
         step=gate_request.step,
     )
 
@@ -242,18 +241,10 @@ def _github_field(payload: Mapping[str, Any], path: str) -> str:
 
 async def github_deployment_status(request: web.Request) -> web.Response:
     """GitHub's signed `deployment_status` webhook (`X-Hub-Signature-256`)."""
-    secret = request.app[SECRETS].github_webhook_secret
-    if not secret:
-        return error_response(
-            403, "forbidden", "GitHub integration disabled: no webhook secret configured"
-        )
-    raw = await request.read()
-    if not verify_signature(secret, raw, request.headers.get("X-Hub-Signature-256", "")):
-        return error_response(401, "bad_signature", "X-Hub-Signature-256 does not match")
-    event = request.headers.get("X-GitHub-Event", "")
-    if event == "ping":
-        return json_response({"pong": True})
-    payload = await json_object(request)
+    received = await github_event(request)
+    if isinstance(received, web.Response):
+        return received
+    event, payload = received
     if event != "deployment_status":
         return json_response({"ignored": event or "unknown event"}, 202)
     state = _github_field(payload, "deployment_status.state")
@@ -350,9 +341,8 @@ async def incident_history(request: web.Request) -> web.Response:
     _known(request.query, ("service", "window"))
     deliveries = request.app[DELIVERIES]
     window = _window(request.query.get("window"), deliveries.config().window)
-    service = request.query.get("service", "")
-    if service:
-        check_field("service", service, NAME)
+    query = request.query
+    service = check_field("service", query["service"], NAME) if "service" in query else ""
     spans = await deliveries.store.incident_history(deliveries.clock() - window, service)
     body = []
     for span in spans[-MAX_PAGE:]:
@@ -398,9 +388,9 @@ def register(app: web.Application, deliveries: Deliveries) -> None:
     app[DELIVERIES] = deliveries
     app.router.add_get("/v1/deployments", list_deployments)
     app.router.add_post("/v1/deployments", report_event)
-    app.router.add_post("/v1/deployments/flagger/event", flagger_event)
-    app.router.add_post("/v1/deployments/flagger/post-rollout", flagger_post_rollout)
-    app.router.add_post("/v1/deployments/github", github_deployment_status)
+    app.router.add_post("/v1/webhooks/flagger/event", flagger_event)
+    app.router.add_post("/v1/webhooks/flagger/post-rollout", flagger_post_rollout)
+    app.router.add_post("/v1/webhooks/github/deployment-status", github_deployment_status)
     app.router.add_get("/v1/deployments/{service}/{deploy_id:.+}", get_deployment)
     app.router.add_get("/v1/incidents/history", incident_history)
     app.router.add_get("/v1/dora", dora)
@@ -581,21 +571,21 @@ PATHS: dict[str, Any] = {
             },
         }
     },
-    "/v1/deployments/flagger/event": {
+    "/v1/webhooks/flagger/event": {
         "post": {
             "summary": "Flagger's event webhook",
             "requestBody": _WEBHOOK,
             "responses": {"200": _ONE, "400": _ERROR},
         }
     },
-    "/v1/deployments/flagger/post-rollout": {
+    "/v1/webhooks/flagger/post-rollout": {
         "post": {
             "summary": "Flagger's post-rollout webhook (Succeeded or Failed)",
             "requestBody": _POST_ROLLOUT,
             "responses": {"200": _ONE, "400": _ERROR},
         }
     },
-    "/v1/deployments/github": {
+    "/v1/webhooks/github/deployment-status": {
         "post": {
             "summary": "GitHub deployment_status webhook (X-Hub-Signature-256)",
             "requestBody": {

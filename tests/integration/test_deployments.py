@@ -180,17 +180,13 @@ async def test_flagger_event_and_post_rollout_webhooks(history: History) -> None
         event = flagger(
             "Progressing", metadata={"eventMessage": "Starting canary", "eventType": "Normal"}
         )
-        response = await slogate.http.post("/v1/deployments/flagger/event", json=event)
+        response = await slogate.http.post("/v1/webhooks/flagger/event", json=event)
         assert response.status_code == 200
         assert response.json()["deployment"]["deploy_id"] == "prod/search@abc123"
         assert response.json()["deployment"]["outcome"] == "in_progress"
-        bad = await slogate.http.post(
-            "/v1/deployments/flagger/post-rollout", json=flagger("Waiting")
-        )
+        bad = await slogate.http.post("/v1/webhooks/flagger/post-rollout", json=flagger("Waiting"))
         assert (bad.status_code, bad.json()["error"]["field"]) == (400, "phase")
-        done = await slogate.http.post(
-            "/v1/deployments/flagger/post-rollout", json=flagger("Failed")
-        )
+        done = await slogate.http.post("/v1/webhooks/flagger/post-rollout", json=flagger("Failed"))
         assert done.json()["deployment"]["outcome"] == "rolled_back"
         assert done.json()["deployment"]["source"] == "flagger"
 
@@ -223,7 +219,7 @@ def github_status(state: str) -> bytes:
 async def test_github_deployment_status_is_signed(history: History) -> None:
     secrets = Secrets(github_webhook_secret=SECRET)
     async with running_slogate(history.url, secrets=secrets) as slogate:
-        url = "/v1/deployments/github"
+        url = "/v1/webhooks/github/deployment-status"
         body = github_status("in_progress")
         forged = {**signed(body), "X-Hub-Signature-256": "sha256=" + "0" * 64}
         assert (await slogate.http.post(url, content=body, headers=forged)).status_code == 401
