@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from slogate.config import DoraConfig
+from slogate.control.deployments import Deliveries
 from slogate.core.dora import DeploymentEvent, EventKind, Outcome
+from slogate.core.gate import Decision
+from slogate.core.policy import GateRequest, Verdict
 from slogate.store.base import DeploymentQuery, IncidentChange, OpenIncident
 from slogate.store.sqlite import SQLiteStore
 
@@ -128,4 +132,32 @@ async def test_incidents_keep_a_history_when_resolved(tmp_path: Path) -> None:
     )
     assert span.duration == 900
     assert await store.incident_history(T - 1, "cart") == []
+    await store.close()
+
+
+async def test_deliveries_record_gate_steps_count_transitions_and_abandon(tmp_path: Path) -> None:
+    store = await opened(tmp_path / "s.db")
+    now = [T]
+    deliveries = Deliveries(store, lambda: DoraConfig(abandon_after=3600.0), clock=lambda: now[0])
+    seen: list[tuple[str, str]] = []
+    deliveries.on_transition = lambda d: seen.append((d.deploy_id, d.outcome.value))
+    decision = Decision(
+        "01D", GateRequest("shop", deploy_id="d9", step="canary"), Verdict.ALLOW, (), (), T
+    )
+    first = await deliveries.from_decision(decision, "api")
+    assert first is not None and first.outcome is Outcome.IN_PROGRESS
+    assert (
+        await deliveries.from_decision(
+            Decision("01E", GateRequest("shop"), Verdict.ALLOW, (), (), T), "api"
+        )
+        is None
+    )
+    now[0] = T + 3599
+    assert await deliveries.sweep() == []
+    now[0] = T + 3601
+    (closed,) = await deliveries.sweep()
+    assert closed.outcome is Outcome.ABANDONED
+    assert seen == [("d9", "in_progress"), ("d9", "abandoned")]
+    (figures,) = await deliveries.figures(30 * 86_400.0, ["shop"])
+    assert (figures.deployments, figures.failed) == (0, 0)  # abandoned counts in no figure
     await store.close()
