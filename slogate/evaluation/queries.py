@@ -28,13 +28,13 @@ def error_ratio_query(slo: SLO, window: float) -> str:
 WINDOW_LABEL = "slogate_window"
 
 
-def windows_query(slo: SLO) -> str:
-    """Every window's error ratio of `slo` in one query; each series carries its window in the
-    `slogate_window` label (distinct per window, so `or` keeps them all)."""
+def windows_query(slo: SLO, windows: Sequence[float] | None = None) -> str:
+    """Every window's (or `windows`') error ratio of `slo` in one query; each series carries
+    its window in the `slogate_window` label (distinct per window, so `or` keeps them all)."""
     return "\nor\n".join(
         f'label_replace({error_ratio_query(slo, w)}, "{WINDOW_LABEL}", "{format_duration(w)}",'
         ' "", "")'
-        for w in slo.windows.windows
+        for w in (slo.windows.windows if windows is None else windows)
     )
 
 

@@ -82,7 +82,8 @@ class StatusCharts:
         """A range query over the `span` before now, its end aligned to the step so that
         requests within one step share one answer."""
         step = max(span / min(points, MAX_POINTS), 1.0)
-        end = math.floor(self.clock() / step) * step
+        align = min(step, TTL)  # the newest point at most a minute old
+        end = math.floor(self.clock() / align) * align
         key = (expr, end - span, end, step)
         now = self.clock()
         if key in self._cache and self._expires[key] > now:
@@ -106,12 +107,17 @@ class StatusCharts:
 
     async def _burns(self, status: SLOStatus) -> list[Series]:
         slo = status.slo
-        found = await self._range(windows_query(slo), BURN_RANGE, int(BURN_RANGE / BURN_STEP))
+        # The alert windows; the period's own is the budget chart's, and each of its points
+        # would read the whole period of samples.
+        windows = [w for w in slo.windows.windows if w < slo.period]
+        found = await self._range(
+            windows_query(slo, windows), BURN_RANGE, int(BURN_RANGE / BURN_STEP)
+        )
         by_window: dict[str, list[RangeSeries]] = {}
         for series in found:
             by_window.setdefault(series.labels.get(WINDOW_LABEL, ""), []).append(series)
         lines = []
-        for window in slo.windows.windows:
+        for window in windows:
             name = format_duration(window)
             values = _worst(by_window.get(name, []))
             lines.append(Series(name, tuple((at, r / slo.error_budget) for at, r in values)))
