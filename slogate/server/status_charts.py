@@ -276,6 +276,18 @@ def _describe(series: Series, percent: bool = False) -> str:
     )
 
 
+def _legend() -> str:
+    return (
+        '<p class="legend">'
+        + " ".join(
+            f'<span><span class="dot" style="background:{MARK_STYLE[kind]}"></span>'
+            f"{MARK_LABEL[kind]}</span>"
+            for kind in MarkKind
+        )
+        + "</p>"
+    )
+
+
 def _mark_list(marks: Sequence[Mark]) -> str:
     """The marks as a list (the charts' text alternative, and what a tooltip says)."""
     if not marks:
@@ -288,7 +300,7 @@ def _mark_list(marks: Sequence[Mark]) -> str:
         for m in marks[-50:]
     )
     summary = f"<summary>Events on these charts ({len(marks)})</summary>"
-    return f'<details class="marks">{summary}<ul>{items}</ul></details>'
+    return _legend() + f'<details class="marks">{summary}<ul>{items}</ul></details>'
 
 
 BAND_CLASS = {"elite": "ok", "high": "ok", "medium": "warn", "low": "deny"}
@@ -311,13 +323,14 @@ def _hours(seconds: float | None) -> str:
 
 
 def delivery_table(found: Sequence[Figures]) -> str:
-    """The four figures per service with their bands (HTML)."""
-    if not found:
-        return '<p class="muted">No deployments recorded yet.</p>'
-    year = found[0].report_year
-    window = format_duration(found[0].window)
+    """The four figures of each service that deployed or restored in the window (HTML)."""
+    deployed = [f for f in found if f.deployments or f.restored_incidents]
+    if not deployed:
+        return '<p class="muted">No deployments finished in the window.</p>'
+    year = deployed[0].report_year
+    window = format_duration(deployed[0].window)
     rows = []
-    for f in sorted(found, key=lambda f: f.service):
+    for f in sorted(deployed, key=lambda f: f.service):
         rate = "n/a" if f.change_failure_rate is None else f"{f.change_failure_rate * 100:.0f}%"
         cells = [
             escape(f.service),

@@ -35,6 +35,7 @@ svg.sparkline { vertical-align: middle; }
 .dot { display: inline-block; width: .7em; height: .7em; border-radius: 50%; margin-right: .4em; }
 details.marks { margin: .5em 0 1.5em; } details.marks li { list-style: none; }
 caption { text-align: left; color: #5f6368; padding: .3em 0; }
+.legend { color: #5f6368; font-size: .9em; } .legend > span { margin-right: 1.2em; }
 """
 
 INDEX_WINDOWS = (300.0, 3600.0, 21600.0, 259200.0)

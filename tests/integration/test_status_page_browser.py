@@ -136,7 +136,7 @@ async def test_status_pictures_mark_a_known_history(history: History, tmp_path: 
         assert 'data-series="5m"' in burn and 'data-series="1h"' in burn
         seen = marks_in(burn)
         kinds = sorted(kind for kind, _, _ in seen)
-        assert kinds == ["deployment", "denial", "failed-deployment", "freeze"]
+        assert kinds == ["denial", "deployment", "failed-deployment", "freeze"]
         for kind, at, x in seen:  # each mark sits at its time on the 24 h axis
             expected_at = {
                 "deployment": shipped[0][0],
