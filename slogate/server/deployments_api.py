@@ -200,6 +200,12 @@ async def report_event(request: web.Request) -> web.Response:
 
 
 def _flagger_event(request: web.Request, payload: Mapping[str, Any], terminal: bool) -> Any:
+    metadata = payload.get("metadata", {})
+    if not isinstance(metadata, Mapping):
+        raise BadRequestError("metadata", "metadata must be a mapping of strings")
+    for key in ("service", "deploy_id"):  # present but empty would silently fall back
+        if key in metadata and not metadata[key]:
+            raise BadRequestError(f"metadata.{key}", f"metadata.{key} must not be empty")
     gate_request = flagger_request(request.app, payload)
     phase = payload.get("phase")
     kind = FLAGGER_PHASES.get(phase) if isinstance(phase, str) else None
