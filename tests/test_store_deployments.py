@@ -73,12 +73,33 @@ async def test_a_refused_event_writes_nothing(tmp_path: Path) -> None:
 async def test_concurrent_events_of_one_deployment_lose_nothing(tmp_path: Path) -> None:
     store = await opened(tmp_path / "s.db")
     steps = [
-        DeploymentEvent("shop", "d1", EventKind.STEP, T + n, "api", step=f"s{n}") for n in range(50)
+        DeploymentEvent("shop", "d1", EventKind.STEP, T + 61 * n, "api", step=f"s{n}")
+        for n in range(50)
     ]
     await asyncio.gather(*(store.apply_deployment_event(s) for s in steps))
     got = await store.deployment("shop", "d1")
-    assert got is not None and (got.started_at, got.updated_at) == (T, T + 49)
+    assert got is not None and (got.started_at, got.updated_at) == (T, T + 61 * 49)
     assert len(await store.deployment_steps("shop", "d1")) == 50
+    await store.close()
+
+
+async def test_a_polled_step_is_kept_once_and_does_not_rewrite_its_deployment(
+    tmp_path: Path,
+) -> None:
+    store = await opened(tmp_path / "s.db")
+    for n in range(20):  # a pipeline asking every 2 s for the same step, allowed each time
+        poll = DeploymentEvent(
+            "shop", "d1", EventKind.STEP, T + 2 * n, "api", step="canary", verdict="allow"
+        )
+        await store.apply_deployment_event(poll)
+    denied = DeploymentEvent(
+        "shop", "d1", EventKind.STEP, T + 50, "api", step="canary", verdict="deny"
+    )
+    await store.apply_deployment_event(denied)
+    steps = await store.deployment_steps("shop", "d1")
+    assert [(s.at, s.verdict) for s in steps] == [(T, "allow"), (T + 50, "deny")]
+    got = await store.deployment("shop", "d1")
+    assert got is not None and got.updated_at == T  # refreshed at most once a minute
     await store.close()
 
 

@@ -140,6 +140,11 @@ def _outcome(existing: Outcome | None, kind: EventKind) -> Outcome:
     return new
 
 
+STEP_REFRESH = 60.0
+"""A step moves a deployment's `updated_at` (what abandonment looks at) at most once a minute:
+a pipeline polling the gate every few seconds does not rewrite its deployment on each call."""
+
+
 def apply_event(existing: Deployment | None, event: DeploymentEvent) -> Deployment:
     """The deployment after `event` (check `event_problem` first). Idempotent: applying the
     same event twice gives the same record."""
@@ -158,12 +163,18 @@ def apply_event(existing: Deployment | None, event: DeploymentEvent) -> Deployme
         outcome=outcome,
         started_at=started,
         finished_at=finished,
-        updated_at=max(base.updated_at, event.at),
+        updated_at=_updated(base, existing is None, event),
         version=event.version or base.version,
         commit_sha=event.commit_sha or base.commit_sha,
         commit_time=event.commit_time if event.commit_time is not None else base.commit_time,
         source=base.source or event.source,
     )
+
+
+def _updated(base: Deployment, new: bool, event: DeploymentEvent) -> float:
+    if new or event.kind is not EventKind.STEP or event.at - base.updated_at >= STEP_REFRESH:
+        return max(base.updated_at, event.at)
+    return base.updated_at
 
 
 def abandon(deployment: Deployment) -> Deployment:

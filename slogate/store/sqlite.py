@@ -650,7 +650,7 @@ class SQLiteStore:
             updated = apply_event(existing, event)
             if updated != existing:
                 _upsert_deployment(conn, updated, existing is None)
-            if event.kind is EventKind.STEP or event.decision_id:
+            if (event.kind is EventKind.STEP or event.decision_id) and _new_step(conn, event):
                 conn.execute(
                     "INSERT INTO deployment_steps (service, deploy_id, at, step, source,"
                     " decision_id, verdict) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -762,6 +762,27 @@ class SQLiteStore:
             ]
 
         return await self._call(select)
+
+
+MAX_STEPS = 500
+"""Steps kept per deployment: the audit trail keeps every decision, the deployment its story."""
+
+
+def _new_step(conn: sqlite3.Connection, event: DeploymentEvent) -> bool:
+    """A step differs from the deployment's last (a pipeline polling one step repeats it), and
+    the deployment has room for it."""
+    key = (event.service, event.deploy_id)
+    last = conn.execute(
+        "SELECT step, verdict FROM deployment_steps WHERE service = ? AND deploy_id = ?"
+        " ORDER BY at DESC LIMIT 1",
+        key,
+    ).fetchone()
+    if last == (event.step or event.kind.value, event.verdict):
+        return False
+    (count,) = conn.execute(
+        "SELECT count(*) FROM deployment_steps WHERE service = ? AND deploy_id = ?", key
+    ).fetchone()
+    return bool(count < MAX_STEPS)
 
 
 _DEPLOYMENT_COLUMNS = (
