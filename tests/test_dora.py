@@ -168,6 +168,19 @@ def test_a_page_incident_soon_after_a_deployment_fails_it_once_however_many() ->
     assert got.bands[Metric.CHANGE_FAILURE_RATE] == "high"
 
 
+def test_a_deployment_exactly_one_window_ago_still_counts_seconds_later() -> None:
+    at_start = fold(event(EventKind.SUCCEEDED, T - 5 * DAY, "first"))
+    later = figures(
+        "shop", [at_start], [], now=T + 30, window=5 * DAY, failure_window=HOUR, bands=BANDS[2021]
+    )
+    assert later.deployments == 1
+    too_old = fold(event(EventKind.SUCCEEDED, T - 5 * DAY - 61, "older"))
+    got = figures(
+        "shop", [too_old], [], now=T, window=5 * DAY, failure_window=HOUR, bands=BANDS[2021]
+    )
+    assert got.deployments == 0
+
+
 def test_only_deployments_finished_in_the_window_count() -> None:
     in_progress = fold(event(EventKind.STARTED, T - HOUR, "running"))
     abandoned = Deployment("shop", "gone", Outcome.ABANDONED, T - DAY, None, T - DAY)

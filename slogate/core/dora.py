@@ -18,6 +18,7 @@ DORA report (the year named: the bands move every year, `reference/dora.md` §4)
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -330,8 +331,9 @@ def figures(
     failure_window: float,
     bands: Bands,
 ) -> Figures:
-    """The four figures of `service` over [`now` − `window`, `now`]."""
-    start = now - window
+    """The four figures of `service` over [`now` − `window`, `now`], the start rounded down to
+    the minute (a backfill placed exactly `window` ago still counts a few seconds later)."""
+    start = math.floor((now - window) / 60) * 60
     done = [
         d
         for d in deployments
