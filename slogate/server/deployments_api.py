@@ -206,6 +206,9 @@ def _flagger_event(request: web.Request, payload: Mapping[str, Any], terminal: b
     for key in ("service", "deploy_id"):  # present but empty would silently fall back
         if key in metadata and not metadata[key]:
             raise BadRequestError(f"metadata.{key}", f"metadata.{key} must not be empty")
+    for key in ("phase", "checksum"):
+        if key in payload and not isinstance(payload[key], str):
+            raise BadRequestError(key, f"{key} must be a string")
     gate_request = flagger_request(request.app, payload)
     phase = payload.get("phase")
     kind = FLAGGER_PHASES.get(phase) if isinstance(phase, str) else None
