@@ -136,8 +136,9 @@ def _grid(axis: Axis, percent: bool) -> list[str]:
     for n in range(7):
         at = axis.start + span * n / 6
         x = axis.x_of(at)
+        anchor = "end" if n == 6 else "middle"  # the last label stays inside the image
         out.append(
-            f'<text x="{x}" y="{axis.height - 8}" text-anchor="middle" class="axis">'
+            f'<text x="{x}" y="{axis.height - 8}" text-anchor="{anchor}" class="axis">'
             f"{_tick_label(at, span)}</text>"
         )
     return out
