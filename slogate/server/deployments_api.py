@@ -155,7 +155,7 @@ async def _apply(request: web.Request, event: DeploymentEvent) -> web.Response:
 
 
 def _optional_text(fields: Mapping[str, Any], name: str) -> str:
-    if name not in fields or fields[name] in (None, ""):
+    if name not in fields:
         return ""
     value = check_field(name, fields[name])
     if len(value) > VERSION_LIMIT:
@@ -163,10 +163,17 @@ def _optional_text(fields: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def _time(fields: Mapping[str, Any], name: str) -> float:
+    at = parse_time(name, fields[name])
+    if at < 0:
+        raise BadRequestError(name, f"{name} must be after 1970-01-01")
+    return at
+
+
 def _event_time(request: web.Request, fields: Mapping[str, Any], now: float) -> float:
-    if "at" not in fields or fields["at"] is None:
+    if "at" not in fields:
         return now
-    at = parse_time("at", fields["at"])
+    at = _time(fields, "at")
     if at > now + FUTURE_GRACE:
         raise BadRequestError("at", "at must not be in the future")
     if at < now - BACKFILL_GRACE:
@@ -184,7 +191,6 @@ async def report_event(request: web.Request) -> web.Response:
     if kind is None:
         raise BadRequestError("event", f"event must be one of {', '.join(kinds)}")
     now = request.app[DELIVERIES].clock()
-    commit_time = fields.get("commit_time")
     event = DeploymentEvent(
         service=check_field("service", fields["service"], NAME),
         deploy_id=check_field("deploy_id", fields["deploy_id"]),
@@ -193,7 +199,7 @@ async def report_event(request: web.Request) -> web.Response:
         source="api",
         version=_optional_text(fields, "version"),
         commit_sha=_optional_text(fields, "commit_sha"),
-        commit_time=None if commit_time is None else parse_time("commit_time", commit_time),
+        commit_time=_time(fields, "commit_time") if "commit_time" in fields else None,
         step=f"pipeline/{kind.value}",
     )
     return await _apply(request, event)
@@ -274,7 +280,7 @@ async def github_deployment_status(request: web.Request) -> web.Response:
             kind=kind,
             at=request.app[DELIVERIES].clock(),
             source="github",
-            version=_optional_text({"version": ref}, "version"),
+            version=token_or(ref, ""),
             commit_sha=check_field("deployment.sha", sha),
             step=f"github/{environment}/{state}",
         ),
