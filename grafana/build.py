@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 SCHEMA_VERSION = 39  # Grafana 10.4 / 11.x
 OVERVIEW_UID = "slogate-overview"
 DETAIL_UID = "slogate-slo-detail"
+DELIVERY_UID = "slogate-delivery"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 TAGS = ["slo", "slogate"]
 
@@ -970,7 +971,8 @@ def slo_detail() -> Json:
         ),
     ]
     panels = layout([(4, status), (9, burn), (9, budget), (8, gate)])
-    annotations = [
+    burn_ids = [p["id"] for p in panels if p["title"].endswith("burn rate")]
+    annotations = [failed_deployments_annotation(burn_ids)] + [
         annotation(
             name,
             color,
@@ -994,9 +996,183 @@ def slo_detail() -> Json:
     )
 
 
+# --- Delivery (DORA) -----------------------------------------------------------------------------
+
+FAILED_OUTCOMES = "~failed|rolled_back"
+BAND_MAPPINGS: list[Json] = [
+    {
+        "options": {
+            "1": {"color": "red", "index": 0, "text": "low"},
+            "2": {"color": "orange", "index": 1, "text": "medium"},
+            "3": {"color": "green", "index": 2, "text": "high"},
+            "4": {"color": "purple", "index": 3, "text": "elite"},
+        },
+        "type": "value",
+    }
+]
+
+
+def failed_deployments_annotation(panel_ids: Sequence[int] = (), service: str = "$service") -> Json:
+    """Failed or rolled back deployments of the service; drawn on `panel_ids` only if given."""
+    failed = selector(service=service, outcome=FAILED_OUTCOMES)
+    only: Json = {"filter": {"exclude": False, "ids": list(panel_ids)}} if panel_ids else {}
+    return {
+        **only,
+        "datasource": DATASOURCE,
+        "enable": True,
+        "hide": False,
+        "iconColor": "purple",
+        "name": "Failed deployments",
+        "tagKeys": "service,outcome",
+        "target": {
+            "expr": "sum by (service, outcome) (increase(slogate_deployments_total"
+            f"{failed}[$__rate_interval])) > 0",
+            "interval": "1m",
+            "refId": "Anno",
+        },
+        "textFormat": "{{outcome}}: a deployment of {{service}} since the previous step",
+        "titleFormat": "Deployment {{outcome}}",
+        "useValueForTime": False,
+    }
+
+
+def dora_stat(title: str, description: str, metric: str, unit: str, thresholds: Json) -> Json:
+    return stat(
+        title,
+        description,
+        f"max by (service) ({metric}{selector(service='~$service')})",
+        "{{service}}",
+        unit=unit,
+        decimals=2,
+        thresholds=thresholds,
+    )
+
+
+def delivery() -> Json:
+    svc = selector(service="~$service")
+    hour, day, week = 3600, 86_400, 7 * 86_400
+    figures = [
+        dora_stat(
+            "Deployment frequency",
+            "Deployments finished per day over slogate's DORA window (dora.window, 30d by"
+            " default). Colours as the 2021 report's bands: elite at least daily, high weekly"
+            " to monthly.",
+            "slogate_dora_deployment_frequency_per_day",
+            "short",
+            steps((None, "red"), (1 / 182.5, "orange"), (1 / 30.4, "green"), (1, "purple")),
+        ),
+        dora_stat(
+            "Lead time for changes (median)",
+            "Median time from commit to finished deployment (deployments that reported their"
+            " commit time). Elite under an hour, high under a week (2021 bands).",
+            "slogate_dora_lead_time_seconds",
+            "s",
+            steps((None, "purple"), (hour, "green"), (week, "orange"), (182.5 * day, "red")),
+        ),
+        dora_stat(
+            "Change failure rate",
+            "Failed / finished deployments, over distinct deployments: failed or rolled back,"
+            " or followed by a page incident within dora.failure_window.",
+            "slogate_dora_change_failure_rate",
+            "percentunit",
+            steps((None, "purple"), (0.15, "green"), (0.30, "red")),
+        ),
+        dora_stat(
+            "Time to restore (median)",
+            "Median duration of the service's resolved page incidents. Elite under an hour,"
+            " high under a day (2021 bands).",
+            "slogate_dora_time_to_restore_seconds",
+            "s",
+            steps((None, "purple"), (hour, "green"), (day, "orange"), (week, "red")),
+        ),
+    ]
+    bands = [
+        stat(
+            "DORA bands",
+            "The band of each figure per service, from the report year slogate is configured"
+            " with (dora.report_year; the label report_year says which).",
+            f"max by (service, metric, report_year) (slogate_dora_band{svc})",
+            "{{service}} {{metric}} ({{report_year}})",
+            mappings=BAND_MAPPINGS,
+            thresholds=steps((None, "red"), (2, "orange"), (3, "green"), (4, "purple")),
+        ),
+    ]
+    over_time = [
+        timeseries(
+            "Deployments per day",
+            "Deployments reaching each outcome per day, per service.",
+            [
+                target(
+                    f"sum by (service, outcome) (increase(slogate_deployments_total{svc}[1d]))",
+                    "A",
+                    "{{service}} {{outcome}}",
+                )
+            ],
+            bars=True,
+            min_interval="1h",
+            decimals=0,
+        ),
+        timeseries(
+            "Deployments and failures in the window",
+            "Finished and failed deployments over slogate's DORA window, per service.",
+            [
+                target(f"max by (service) (slogate_dora_deployments{svc})", "A", "{{service}}"),
+                target(
+                    f"max by (service) (slogate_dora_failed_deployments{svc})",
+                    "B",
+                    "{{service}} failed",
+                ),
+            ],
+            decimals=0,
+        ),
+    ]
+    reliability = [
+        timeseries(
+            "Change failure rate over time",
+            "The change failure rate over slogate's DORA window, as it moved.",
+            [
+                target(
+                    f"max by (service) (slogate_dora_change_failure_rate{svc})", "A", "{{service}}"
+                )
+            ],
+            unit="percentunit",
+        ),
+        timeseries(
+            "Error budget remaining",
+            "Budget left of the selected SLOs: what the deployments spent.",
+            [
+                target(
+                    "max by (service, slo)"
+                    f" (slogate_slo_error_budget_remaining_ratio{selector(**OV)})",
+                    "A",
+                    "{{service}}/{{slo}}",
+                )
+            ],
+            unit="percentunit",
+            thresholds=budget_steps(),
+        ),
+    ]
+    panels = layout([(5, figures), (5, bands), (9, over_time), (9, reliability)])
+    return dashboard(
+        DELIVERY_UID,
+        "slogate / Delivery (DORA)",
+        "Deployment frequency, lead time, change failure rate and time to restore per service,"
+        " with their DORA bands, from slogate's own deployment records; failed deployments"
+        " are annotated here and on the SLO detail dashboard's burn-rate panels.",
+        panels,
+        multi=True,
+        annotations=[failed_deployments_annotation(service="~$service")],
+        links=[link_to(OVERVIEW_UID, "SLO overview"), link_to(DETAIL_UID, "SLO detail")],
+    )
+
+
 # --- Output --------------------------------------------------------------------------------------
 
-DASHBOARDS = {"slogate-overview.json": overview, "slogate-slo-detail.json": slo_detail}
+DASHBOARDS = {
+    "slogate-overview.json": overview,
+    "slogate-slo-detail.json": slo_detail,
+    "slogate-delivery.json": delivery,
+}
 
 
 def render(doc: Json) -> str:

@@ -25,6 +25,7 @@ and the values the rest of slogate reads. msgspec's errors are reworded into slo
       sinks:      [{name, type: alertmanager|pagerduty|opsgenie|slack|webhook,
                     url | url_env | url_file, secret_env | secret_file}]
       routes:     [{match: {service: GLOB, slo: GLOB, severity: page|ticket}, sinks: [NAME]}]
+    dora:         {failure_window, window, abandon_after, report_year: 2019|2021|2022}
     canary:       {label, window, min_requests, allowed_increase, confidence, min_samples,
                    step, sample_window}
     policy:
@@ -47,6 +48,7 @@ import msgspec
 import yaml
 
 from slogate.core.canary import CanarySettings
+from slogate.core.dora import BANDS, DEFAULT_REPORT_YEAR
 from slogate.core.durations import parse_duration
 from slogate.core.policy import FailMode, Policy, PolicyConfig, PolicyRule, ReasonCode
 from slogate.errors import ConfigError
@@ -315,6 +317,26 @@ class NotificationsConfig(Section, frozen=True, kw_only=True):
         return tuple(names)
 
 
+# --- delivery figures (DESIGN §9) -----------------------------------------------------------
+
+
+class DoraConfig(Section, frozen=True, kw_only=True):
+    """Delivery figures (DESIGN §9)."""
+
+    failure_window: Seconds = seconds(3600.0)
+    """A page incident opened this long after a deployment finished marks it failed."""
+    window: Seconds = seconds(30 * 86_400.0)
+    """The figures' window when a request names none (and the one `/metrics` reports)."""
+    abandon_after: Seconds = seconds(86_400.0)
+    """An in-progress deployment with no news for this long is closed as abandoned."""
+    report_year: int = DEFAULT_REPORT_YEAR
+
+    def __post_init__(self) -> None:
+        if self.report_year not in BANDS:
+            years = ", ".join(str(y) for y in BANDS)
+            raise ValueError(f"report_year: bands are known for {years}")
+
+
 # --- canary analysis (DESIGN §8) ------------------------------------------------------------
 
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -426,6 +448,7 @@ class ConfigFile(Section, frozen=True, kw_only=True):
     github: GitHubConfig = GitHubConfig()
     notifications: NotificationsConfig = NotificationsConfig()
     canary: CanaryConfig = CanaryConfig()
+    dora: DoraConfig = DoraConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +465,7 @@ class Config:
     github: GitHubConfig = field(default_factory=GitHubConfig)
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     canary: CanarySettings = field(default_factory=CanarySettings)
+    dora: DoraConfig = field(default_factory=DoraConfig)
     source: str = ""
 
     @property
@@ -499,6 +523,7 @@ def parse_config(
         github=parsed.github,
         notifications=parsed.notifications,
         canary=parsed.canary.settings(),
+        dora=parsed.dora,
         source=source,
     )
 

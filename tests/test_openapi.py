@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from slogate.config import parse_config
+from slogate.control.deployments import Deliveries
 from slogate.control.releases import ReleaseControl
 from slogate.evaluation.engine import Engine, SpecSource
 from slogate.evaluation.prometheus import PrometheusClient
@@ -19,7 +20,9 @@ async def test_openapi_documents_every_route(tmp_path: Path) -> None:
     engine = Engine(parse_config(""), SpecSource(tmp_path), client)
     store = SQLiteStore(tmp_path / "x.db")
     pager = Pager(parse_config("").notifications, {}, store)
-    app = create_app(engine, Telemetry(lambda: engine.snapshot), ReleaseControl(store), pager=pager)
+    deliveries = Deliveries(store, lambda: engine.config.dora)
+    telemetry = Telemetry(lambda: engine.snapshot)
+    app = create_app(engine, telemetry, ReleaseControl(store), pager=pager, deliveries=deliveries)
     routes = {
         (route.resource.canonical, route.method.lower())
         for route in app.router.routes()

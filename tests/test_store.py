@@ -289,7 +289,13 @@ async def test_one_system_freeze_per_slo(open_store: Opener) -> None:
 
 
 def incident_doc(slo_id: str = "search/avail", severity: str = "page") -> dict[str, Any]:
-    return {"slo_id": slo_id, "severity": severity, "service": "search", "summary": "burning"}
+    return {
+        "slo_id": slo_id,
+        "severity": severity,
+        "service": "search",
+        "slo": "avail",
+        "summary": "burning",
+    }
 
 
 def entry(action: str, sink: str = "pd", at: float = 100.0) -> OutboxEntry:

@@ -46,7 +46,13 @@ async def populate(path: Path) -> None:
     await store.save_freeze(Freeze("f2", "search", "old", 6.0, "bob", None), action)
     await store.lift_freeze("f2", action)
     await store.save_exemption(Exemption("e1", "search", "fix", 7.0, "bob", 9e9), action)
-    doc = {"slo_id": "search/avail", "severity": "page", "summary": "burning"}
+    doc = {
+        "slo_id": "search/avail",
+        "service": "search",
+        "slo": "avail",
+        "severity": "page",
+        "summary": "burning",
+    }
     entry = OutboxEntry("pd", "trigger", "slogate/search/avail/page", doc, 8.0, 8.0, 9e9, 8.0)
     await store.change_incidents(IncidentChange((OpenIncident(doc, 8.0),), (), (entry, entry)))
     await store.close()
@@ -90,7 +96,13 @@ async def test_copy_moves_everything_once(
         assert await target.open_incidents() == await source.open_incidents()
         assert await target.pending_notifications() == await source.pending_notifications()
         # New rows are numbered past the copied ones; replicas see the copied freezes.
-        doc = {"slo_id": "shop/avail", "severity": "page", "summary": "new"}
+        doc = {
+            "slo_id": "shop/avail",
+            "service": "shop",
+            "slo": "avail",
+            "severity": "page",
+            "summary": "new",
+        }
         entry = OutboxEntry("pd", "trigger", "slogate/shop/avail/page", doc, 9.0, 9.0, 9e9, 9.0)
         [queued] = await target.change_incidents(
             IncidentChange((OpenIncident(doc, 9.0),), (), (entry,))

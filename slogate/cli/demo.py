@@ -22,6 +22,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from slogate.cli.demo_deployments import backfill_deployments, delivery_summary
 from slogate.cli.localprom import LocalAlertmanager, LocalPrometheus, backfill, free_port
 from slogate.cli.traffic import Phase, Traffic, exposition, openmetrics
 from slogate.config import parse_config
@@ -134,6 +135,13 @@ Release control (admin token for this demo: {token}):
   curl -s {auth} {base}/v1/freezes    # the manual freeze, and search's automatic halt
   curl -s '{base}/v1/decisions?limit=5'
 
+Deployments and delivery figures (the status page at {base}/ draws them):
+  curl -s {auth} -X POST {base}/v1/deployments \
+       -d '{{"service": "search", "deploy_id": "s-1", "event": "started"}}'
+  curl -s '{base}/v1/gate?service=search&deploy_id=s-1&step=canary'
+  curl -s '{base}/v1/deployments/search/s-1'
+  curl -s '{base}/v1/dora?service=checkout'
+
 Ctrl-C stops slogate and Prometheus.
 """
 
@@ -183,7 +191,10 @@ async def _run(
             [server, asyncio.create_task(ready.wait())], return_when=asyncio.FIRST_COMPLETED
         )
         if not server.done():
+            await backfill_deployments(f"http://{listen}", token)
             print(_banner(listen, prometheus.url, alertmanager.url, token), flush=True)
+            print("Delivery (DORA), from backfilled deployments:", flush=True)
+            print(await delivery_summary(f"http://{listen}"), flush=True)
         await server
     finally:
         alertmanager.stop()

@@ -128,6 +128,10 @@ def range_series(data: _Data) -> list[Series]:
     ]
 
 
+MAX_RANGE_POINTS = 11_000
+"""Points of one range query at most: Prometheus' own limit per series."""
+
+
 class PrometheusClient:
     """Queries at pinned timestamps over one keep-alive connection pool."""
 
@@ -170,7 +174,10 @@ class PrometheusClient:
             self.costs.decoding += time.perf_counter() - started
 
     async def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
-        """Evaluate `expr` at every `step` seconds from `start` to `end` (both included)."""
+        """Evaluate `expr` at every `step` seconds from `start` to `end` (both included); a
+        range of more than `MAX_RANGE_POINTS` points is refused here, before the backend."""
+        if step <= 0 or end < start or (end - start) / step > MAX_RANGE_POINTS:
+            raise BackendError(f"range of {(end - start) / max(step, 1e-9):.0f} points refused")
         form = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
         data = await self._post("/api/v1/query_range", form)
         started = time.perf_counter()

@@ -133,7 +133,7 @@ class Pager:
                     incident_from_json(item.doc), Action.RESOLVE, item.opened_at, now
                 )
         if opened or resolved:
-            change = IncidentChange(tuple(opened), tuple(resolved), tuple(entries))
+            change = IncidentChange(tuple(opened), tuple(resolved), tuple(entries), now)
             queued = await self.store.change_incidents(change)  # durable before any send
             for item in opened:
                 self.open[incident_from_json(item.doc).key] = item

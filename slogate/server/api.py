@@ -19,14 +19,9 @@ from slogate.errors import BadRequestError, StoreError, UnknownServiceError
 from slogate.evaluation.engine import ReloadResult
 from slogate.server import canary_api
 from slogate.server.keys import CONTROL, ENGINE, PAGER, TELEMETRY
+from slogate.server.status_charts import CHARTS
 from slogate.server.status_page import render_index, render_slo
-from slogate.server.web import (
-    check_field,
-    gate_decision,
-    json_response,
-    parse_time,
-    request_fields,
-)
+from slogate.server.web import check_field, gate_decision, json_response, parse_time, request_fields
 from slogate.store.base import DecisionQuery
 
 GATE_FIELDS = ("service", "slo", "deploy_id", "step", "change_type")
@@ -179,8 +174,11 @@ def _html(text: str) -> web.Response:
 async def status_index(request: web.Request) -> web.Response:
     engine, control = request.app[ENGINE], request.app[CONTROL]
     statuses = list(engine.snapshot.statuses.values())
+    pictures = await request.app[CHARTS].index(statuses) if CHARTS in request.app else None
     return _html(
-        render_index(statuses, engine.config.policy.for_slo, control.freezes(), engine.clock())
+        render_index(
+            statuses, engine.config.policy.for_slo, control.freezes(), engine.clock(), pictures
+        )
     )
 
 
@@ -192,4 +190,5 @@ async def status_slo(request: web.Request) -> web.Response:
         raise UnknownServiceError(f"no SLO {name!r} of service {service!r}")
     policy = engine.config.policy.for_slo(service, name)
     canaries = [a.body for a in request.app[canary_api.HISTORY].of_slo(service, name)]
-    return _html(render_slo(status, policy, control.freezes(), engine.clock(), canaries))
+    charts = await request.app[CHARTS].slo_charts(status) if CHARTS in request.app else ""
+    return _html(render_slo(status, policy, control.freezes(), engine.clock(), canaries, charts))

@@ -19,6 +19,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from slogate.config import Config
+from slogate.control.deployments import Deliveries
 from slogate.control.releases import ReleaseControl
 from slogate.core.answers import AnswerCache
 from slogate.core.ids import ulid
@@ -43,14 +44,25 @@ from slogate.notify.sinks import (
 from slogate.server import access, canary_api, kayenta_api, webhooks
 from slogate.server.auth import AdminTokens, Secrets
 from slogate.server.github_auth import app_key
-from slogate.server.keys import ANSWERS, CONTROL, ENGINE, PAGER, SECRETS, TELEMETRY, TOKENS
+from slogate.server.keys import (
+    ANSWERS,
+    CONTROL,
+    DELIVERIES,
+    ENGINE,
+    PAGER,
+    SECRETS,
+    TELEMETRY,
+    TOKENS,
+)
 from slogate.server.limits import ConnectionGuard, GuardedSite, guarded_runner
 from slogate.server.routes import ROUTES, add_routes
+from slogate.server.status_charts import CHARTS, StatusCharts
 from slogate.server.web import errors_middleware
 from slogate.store.base import Store
 from slogate.store.diskguard import DiskGuard
 from slogate.store.factory import PASSWORD_ENV, describe, store_from_config
 from slogate.store.housekeeping import Housekeeping
+from slogate.telemetry.delivery import observe_deliveries
 from slogate.telemetry.logs import register_secret
 from slogate.telemetry.metrics import Telemetry
 from slogate.telemetry.tracing import setup_from_env
@@ -178,6 +190,8 @@ def create_app(
     tokens: AdminTokens | None = None,
     secrets: Secrets | None = None,
     pager: Pager | None = None,
+    deliveries: Deliveries | None = None,
+    charts: StatusCharts | None = None,
 ) -> web.Application:
     """The aiohttp application: its state, the route table, the webhooks' own client."""
     tokens = tokens or AdminTokens({})
@@ -194,9 +208,16 @@ def create_app(
     app[TOKENS] = tokens
     app[SECRETS] = secrets or Secrets()
     app[ANSWERS] = AnswerCache()
+    wired = set()
     if pager is not None:
         app[PAGER] = pager
-    add_routes(app, ROUTES, paging=pager is not None)
+        wired.add("paging")
+    if deliveries is not None:
+        app[DELIVERIES] = deliveries
+        wired.add("deliveries")
+    if charts is not None:
+        app[CHARTS] = charts
+    add_routes(app, ROUTES, wired=wired)
     webhooks.setup(app)
     canary_api.setup(app)
     kayenta_api.setup(app)
@@ -296,7 +317,21 @@ async def runtime(
         await pager.after_cycle(snapshot, control.halted())
 
     engine.listeners.append(halt_and_page)
-    app = create_app(engine, telemetry, control, tokens=tokens, secrets=secrets, pager=pager)
+    deliveries = Deliveries(store, lambda: engine.config.dora, clock=clock)
+    observe_deliveries(telemetry.registry, deliveries)
+    engine.listeners.append(
+        lambda snapshot: deliveries.refresh(s.slo.service for s in snapshot.statuses.values())
+    )
+    app = create_app(
+        engine,
+        telemetry,
+        control,
+        tokens=tokens,
+        secrets=secrets,
+        pager=pager,
+        deliveries=deliveries,
+        charts=StatusCharts(client, store, deliveries, clock=clock),
+    )
     app.cleanup_ctx.append(_closing(client))
     app.cleanup_ctx.append(_opened(store, describe(config.store), guard, control, pager))
     runner = guarded_runner(app, config.server.limits)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from aiohttp import web
 
+from slogate.control.deployments import Deliveries
 from slogate.control.releases import ReleaseControl
 from slogate.core.answers import AnswerCache
 from slogate.evaluation.engine import Engine
@@ -25,3 +26,5 @@ HTTP_CLIENT = web.AppKey("http_client", httpx.AsyncClient)
 """The client of outgoing integration calls (GitHub)."""
 GITHUB_AUTH = web.AppKey("github_auth", dict[tuple[str, str, str], GitHubCredentials])
 """GitHub credentials per (API URL, app id, key), built on first use."""
+DELIVERIES = web.AppKey("deliveries", Deliveries)
+"""Deployments and their figures (DESIGN §9), where wired (`serve` wires them)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -559,8 +560,9 @@ def operations() -> dict[str, dict[str, Any]]:
     """`OPERATIONS` and those of the modules that describe their own (they use the helpers
     above, so they are read here, not imported at the top)."""
     from slogate.server.canary_openapi import CANARY_PATHS
+    from slogate.server.deployments_api import PATHS as DEPLOYMENT_PATHS
 
-    return {**OPERATIONS, **CANARY_PATHS}
+    return {**OPERATIONS, **CANARY_PATHS, **DEPLOYMENT_PATHS}
 
 
 def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
@@ -571,7 +573,8 @@ def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         method = route.method.lower()
-        paths.setdefault(route.path, {})[method] = described[route.path][method]
+        path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)  # aiohttp's {name:regex}
+        paths.setdefault(path, {})[method] = described[path][method]
     return {
         "openapi": "3.1.0",
         "info": {

@@ -1,8 +1,8 @@
 """The route table: every path slogate serves, read both by the app and by `/openapi.json`.
 
 A route added here is served and documented; one documented in `openapi.OPERATIONS` but absent
-here is neither (tests check that the two agree). Routes marked `paging` exist only where
-notifications are wired (`serve` always wires them).
+here is neither (tests check that the two agree). Routes marked with what they `need`
+exist only where it is wired (`serve` wires everything).
 """
 
 from __future__ import annotations
@@ -10,11 +10,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
-from slogate.server import admin_api, api, canary_api, flagger_canary, kayenta_api, webhooks
+from slogate.server import (
+    admin_api,
+    api,
+    canary_api,
+    deployments_api,
+    flagger_canary,
+    kayenta_api,
+    webhooks,
+)
 from slogate.server.openapi import openapi_document
 from slogate.server.web import json_response
 
@@ -26,7 +34,8 @@ class Route:
     method: str
     path: str
     handler: Handler
-    paging: bool = False
+    needs: Literal["", "paging", "deliveries"] = ""
+    """Served only where notifications (`paging`) or deployments (`deliveries`) are wired."""
 
 
 @cache
@@ -50,8 +59,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/gate", api.gate),
     Route("POST", "/v1/gate", api.gate),
     Route("GET", "/v1/decisions", api.decisions),
-    Route("GET", "/v1/incidents", api.incidents, paging=True),
-    Route("GET", "/v1/notifications", api.notifications, paging=True),
+    Route("GET", "/v1/incidents", api.incidents, needs="paging"),
+    Route("GET", "/v1/notifications", api.notifications, needs="paging"),
     Route("GET", "/v1/freezes", admin_api.list_freezes),
     Route("POST", "/v1/freezes", admin_api.create_freeze),
     Route("DELETE", "/v1/freezes/{id}", admin_api.delete_freeze),
@@ -69,12 +78,36 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/canaryConfig", kayenta_api.canary_configs),
     Route("POST", "/canary/{id}", kayenta_api.start_execution),  # the id of a config
     Route("GET", "/canary/{id}", kayenta_api.execution_result),  # the id of an execution
+    Route("GET", "/v1/deployments", deployments_api.list_deployments, needs="deliveries"),
+    Route("POST", "/v1/deployments", deployments_api.report_event, needs="deliveries"),
+    Route(
+        "GET",
+        "/v1/deployments/{service}/{deploy_id:.+}",
+        deployments_api.get_deployment,
+        needs="deliveries",
+    ),
+    Route("GET", "/v1/dora", deployments_api.dora, needs="deliveries"),
+    Route("GET", "/v1/incidents/history", deployments_api.incident_history, needs="deliveries"),
+    Route("POST", "/v1/webhooks/flagger/event", deployments_api.flagger_event, needs="deliveries"),
+    Route(
+        "POST",
+        "/v1/webhooks/flagger/post-rollout",
+        deployments_api.flagger_post_rollout,
+        needs="deliveries",
+    ),
+    Route(
+        "POST",
+        "/v1/webhooks/github/deployment-status",
+        deployments_api.github_deployment_status,
+        needs="deliveries",
+    ),
 )
 
 
-def add_routes(app: web.Application, routes: Iterable[Route], *, paging: bool) -> None:
+def add_routes(app: web.Application, routes: Iterable[Route], *, wired: set[str]) -> None:
+    """Register `routes`, but those that need a part not `wired`."""
     for route in routes:
-        if route.paging and not paging:
+        if route.needs and route.needs not in wired:
             continue
         if route.method == "GET":  # and HEAD, as aiohttp's add_get does
             app.router.add_get(route.path, route.handler)

@@ -15,6 +15,7 @@ from slogate.core.overrides import Freeze
 from slogate.core.policy import GateRequest, Outcome, Policy, Verdict, decide
 from slogate.core.snapshot import SLOStatus
 from slogate.core.views import rfc3339, status_state
+from slogate.server.status_charts import IndexPictures
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #1d1d1f; }
@@ -28,6 +29,14 @@ th { font-weight: 600; background: #fafafa; }
 .deny, .firing { color: #c5221f; font-weight: 600; }
 .hot { color: #c5221f; } .muted { color: #888; }
 a { color: #1a73e8; text-decoration: none; }
+svg.chart { display: block; max-width: 100%; height: auto; margin: .5em 0 1em; }
+svg .axis { font: 11px system-ui, sans-serif; fill: #5f6368; }
+svg.sparkline { vertical-align: middle; }
+.band { font-size: .85em; padding: 0 .45em; border-radius: .8em; background: #f1f3f4; }
+.dot { display: inline-block; width: .7em; height: .7em; border-radius: 50%; margin-right: .4em; }
+details.marks { margin: .5em 0 1.5em; } details.marks li { list-style: none; }
+caption { text-align: left; color: #5f6368; padding: .3em 0; }
+.legend { color: #5f6368; font-size: .9em; } .legend > span { margin-right: 1.2em; }
 """
 
 INDEX_WINDOWS = (300.0, 3600.0, 21600.0, 259200.0)
@@ -110,8 +119,10 @@ def render_index(
     policy_for: Callable[[str, str], Policy],
     freezes: Sequence[Freeze],
     now: float,
+    pictures: IndexPictures | None = None,
 ) -> str:
-    """Every SLO, worst budget first, and the active freezes."""
+    """Every SLO, worst budget first, and the active freezes; with `pictures`, a budget
+    sparkline per SLO and the delivery figures per service."""
     order = sorted(
         statuses, key=lambda s: (s.error_budget_remaining is None, s.error_budget_remaining or 0)
     )
@@ -127,6 +138,7 @@ def render_index(
                 f'<a href="{link}">{escape(slo.name)}</a>',
                 f"{slo.objective:g}% / {format_duration(slo.period)}",
                 _budget_bar(status.error_budget_remaining),
+                *([pictures.sparklines.get(slo.id, "")] if pictures else []),
                 *burns,
                 _alerts(status),
                 _verdict(gate_preview(status, policy, now, freezes)),
@@ -144,6 +156,7 @@ def render_index(
         for f in freezes
     ]
     headers = ["service", "SLO", "objective", "budget left"]
+    headers += ["budget over the period"] if pictures else []
     headers += [f"burn {format_duration(w)}" for w in INDEX_WINDOWS] + ["alerts", "gate", "data"]
     body = (
         f"<h1>slogate — {len(statuses)} SLOs</h1>"
@@ -155,6 +168,7 @@ def render_index(
             if frozen
             else '<p class="muted">none</p>'
         )
+        + (f"<h2>Delivery</h2>{pictures.delivery}" if pictures else "")
     )
     return _page("slogate", body)
 
@@ -196,9 +210,11 @@ def render_slo(
     freezes: Sequence[Freeze],
     now: float,
     canaries: Sequence[Mapping[str, Any]] = (),
+    charts: str = "",
 ) -> str:
     """One SLO: every window's error ratio and burn rate, its alerts, the gate's answer, and
-    the last canary analyses (`/v1/canary` bodies, newest first)."""
+    the last canary analyses (`/v1/canary` bodies, newest first); `charts` (already escaped
+    HTML) goes above the tables."""
     slo = status.slo
     windows = [
         [
@@ -235,7 +251,8 @@ def render_slo(
         f'<p><a href="/">← all SLOs</a></p><h1>{escape(slo.service)} / {escape(slo.name)}</h1>'
         f"<p>{escape(slo.description)}</p><p>{summary}</p><ul>{reasons}</ul>"
         f'<p class="muted">figures of {rfc3339(status.evaluated_at) or "never"}{error}</p>'
-        "<h2>Windows</h2>"
+        + charts
+        + "<h2>Windows</h2>"
         + _table(["window", "error ratio", "burn rate"], windows)
         + "<h2>Burn-rate alerts</h2>"
         + _table(["condition", "windows", "burn above"], conditions)

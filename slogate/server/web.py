@@ -23,7 +23,7 @@ from slogate.errors import (
     StoreError,
     StoreFullError,
 )
-from slogate.server.keys import ANSWERS, CONTROL, ENGINE, TELEMETRY
+from slogate.server.keys import ANSWERS, CONTROL, DELIVERIES, ENGINE, TELEMETRY
 from slogate.telemetry.tracing import set_attributes, span
 
 log = logging.getLogger(__name__)
@@ -210,5 +210,17 @@ async def _decide_and_record(
                 },
             )
         await control.record(decision, encoded, source)  # the answer exactly as it is sent
+        if request.deploy_id and DELIVERIES in app:  # a step of a deployment (DESIGN §9)
+            deployment = await app[DELIVERIES].from_decision(decision, source)
+            if current is not None and deployment is not None:
+                set_attributes(
+                    current,
+                    **{
+                        "slogate.deployment.outcome": deployment.outcome.value,
+                        "slogate.deployment.started_at": deployment.started_at,
+                        "slogate.deployment.version": deployment.version or None,
+                        "slogate.deployment.commit_sha": deployment.commit_sha or None,
+                    },
+                )
     app[TELEMETRY].observe_decision(decision)
     return GateAnswer(decision, encoded)

@@ -53,7 +53,7 @@ def _strings(payload: Mapping[str, Any], key: str) -> dict[str, str]:
     return dict(value)
 
 
-def _token_or(value: Any, default: str) -> str:
+def token_or(value: Any, default: str) -> str:
     """Flagger's free-form fields (phase, checksum) as audit tokens; anything odd is `default`."""
     return value if isinstance(value, str) and TOKEN.match(value) and len(value) <= 100 else default
 
@@ -67,8 +67,8 @@ def flagger_request(app: web.Application, payload: Mapping[str, Any]) -> GateReq
     service = (
         metadata.get("service") or mapping.get(f"{namespace}/{name}") or mapping.get(name) or name
     )
-    checksum = _token_or(payload.get("checksum"), "unknown")
-    phase = _token_or(payload.get("phase"), "unknown")
+    checksum = token_or(payload.get("checksum"), "unknown")
+    phase = token_or(payload.get("phase"), "unknown")
     return GateRequest(
         service=check_field("metadata.service", service, NAME),
         slo=check_field("metadata.slo", metadata["slo"], NAME) if "slo" in metadata else "",
@@ -132,7 +132,11 @@ def github_comment(decision: Decision) -> str:
     return text if len(text) <= GITHUB_COMMENT_LIMIT else text[: GITHUB_COMMENT_LIMIT - 1] + "…"
 
 
-async def github_gate(request: web.Request) -> web.Response:
+async def github_event(
+    request: web.Request,
+) -> tuple[str, dict[str, Any]] | web.Response:
+    """A signed GitHub webhook's event name and payload, or the answer that ends it (no
+    secret configured, a bad signature, a ping)."""
     secret = request.app[SECRETS].github_webhook_secret
     if not secret:
         return error_response(
@@ -144,7 +148,14 @@ async def github_gate(request: web.Request) -> web.Response:
     event = request.headers.get("X-GitHub-Event", "")
     if event == "ping":
         return json_response({"pong": True})
-    payload = await json_object(request)
+    return event, await json_object(request)
+
+
+async def github_gate(request: web.Request) -> web.Response:
+    received = await github_event(request)
+    if isinstance(received, web.Response):
+        return received
+    event, payload = received
     if event != "deployment_protection_rule" or payload.get("action") != "requested":
         return json_response({"ignored": event or "unknown event"}, 202)
     config = request.app[ENGINE].config.github

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from slogate.core.dora import Deployment, DeploymentEvent, EventProblem, IncidentSpan, Outcome
 from slogate.core.overrides import Exemption, Freeze
 
 
@@ -100,6 +101,44 @@ class IncidentChange:
     opened: tuple[OpenIncident, ...] = ()
     resolved: tuple[tuple[str, str], ...] = ()
     notifications: tuple[OutboxEntry, ...] = ()
+    at: float = 0.0
+    """When the resolved incidents were resolved (their history keeps it)."""
+
+
+# --- deployments (DESIGN §9) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentQuery:
+    service: str = ""
+    outcome: str = ""
+    since: float | None = None
+    """Updated at or after."""
+    until: float | None = None
+    before: tuple[float, str, str] | None = None
+    """Cursor: (updated_at, service, deploy_id) of the last row of the previous page."""
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentStep:
+    """One gate call (or pipeline event) of a deployment, with its decision if any."""
+
+    service: str
+    deploy_id: str
+    at: float
+    step: str
+    source: str
+    decision_id: str = ""
+    verdict: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    deployment: Deployment | None
+    problem: EventProblem | None = None
+    changed: bool = False
+    """True when the event changed the deployment's outcome (a transition to count)."""
 
 
 TABLES: dict[str, tuple[str, ...]] = {
@@ -147,6 +186,28 @@ TABLES: dict[str, tuple[str, ...]] = {
         "claimed_by",
         "lease_until",
     ),
+    "deployments": (
+        "service",
+        "deploy_id",
+        "outcome",
+        "started_at",
+        "finished_at",
+        "updated_at",
+        "version",
+        "commit_sha",
+        "commit_time",
+        "source",
+    ),
+    "deployment_steps": (
+        "service",
+        "deploy_id",
+        "at",
+        "step",
+        "source",
+        "decision_id",
+        "verdict",
+    ),
+    "incident_history": ("id", "slo_id", "service", "slo", "severity", "opened_at", "resolved_at"),
 }
 """Every table that holds history and state, with its columns: what `slogate store copy` moves
 (the same in every store; the overrides version is per store and only bumped by a copy)."""
@@ -204,6 +265,22 @@ class StoreSizes:
     """Rows by table."""
     bytes: int
     """On disk, everything included (for SQLite: the database file and its WAL)."""
+
+
+# --- deployments' rows, the same in every store
+
+MAX_STEPS = 500
+"""Steps kept per deployment: the audit trail keeps every decision, the deployment its story."""
+
+
+DEPLOYMENT_COLUMNS = (
+    "service, deploy_id, outcome, started_at, finished_at, updated_at, version, commit_sha,"
+    " commit_time, source"
+)
+
+
+def deployment_from_row(row: Sequence[Any]) -> Deployment:
+    return Deployment(row[0], row[1], Outcome(row[2]), *row[3:])
 
 
 class Store(Protocol):
@@ -269,3 +346,28 @@ class Store(Protocol):
 
     async def sizes(self) -> StoreSizes:
         """Rows per table and bytes used, read without holding up writes."""
+
+    # --- deployments ---
+
+    async def apply_deployment_event(self, event: DeploymentEvent) -> EventResult:
+        """Fold `event` into its deployment (and its step, if any) atomically; nothing is
+        written when `core.dora.event_problem` objects."""
+
+    async def deployment(self, service: str, deploy_id: str) -> Deployment | None: ...
+
+    async def deployments(self, query: DeploymentQuery) -> list[Deployment]:
+        """Most recently updated first."""
+
+    async def finished_deployments(self, since: float) -> list[Deployment]:
+        """Every deployment finished at or after `since` (for the figures)."""
+
+    async def deployment_steps(self, service: str, deploy_id: str) -> list[DeploymentStep]: ...
+
+    async def abandon_deployments(self, idle_before: float) -> list[Deployment]:
+        """Close in-progress deployments not updated since `idle_before`; returns them."""
+
+    async def incident_history(self, since: float, service: str = "") -> list[IncidentSpan]:
+        """Incidents opened at or after `since`, oldest first."""
+
+    async def freeze_history(self, since: float) -> list[tuple[Freeze, float | None]]:
+        """Freezes active at some time since `since`, each with when it was lifted (if)."""

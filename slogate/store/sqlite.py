@@ -20,16 +20,31 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from slogate.core.dora import (
+    Deployment,
+    DeploymentEvent,
+    EventKind,
+    IncidentSpan,
+    abandon,
+    apply_event,
+    event_problem,
+)
+from slogate.core.dora import Outcome as DeploymentOutcome
 from slogate.core.ids import first_ulid
 from slogate.core.overrides import Exemption, Freeze, FreezeKind
 from slogate.errors import StaleOverridesError, StoreError, StoreFullError
 from slogate.store.base import (
+    DEPLOYMENT_COLUMNS,
+    MAX_STEPS,
     OUTBOX_COLUMNS,
     PRUNABLE,
     TABLES,
     AdminAction,
     DecisionQuery,
     DecisionRecord,
+    DeploymentQuery,
+    DeploymentStep,
+    EventResult,
     IncidentChange,
     IncidentKey,
     OpenIncident,
@@ -37,6 +52,7 @@ from slogate.store.base import (
     Overrides,
     StoreSizes,
     changed_notifications,
+    deployment_from_row,
     incident_key,
     outbox_entry,
 )
@@ -123,6 +139,44 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE kind = 'system' AND lifted_at IS NULL;
     ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
     ALTER TABLE outbox ADD COLUMN lease_until REAL;
+    """,
+    # 4: deployments, their steps, and the incidents' history (DORA figures, DESIGN §9).
+    """
+    CREATE TABLE deployments (
+        service TEXT NOT NULL,
+        deploy_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        updated_at REAL NOT NULL,
+        version TEXT NOT NULL DEFAULT '',
+        commit_sha TEXT NOT NULL DEFAULT '',
+        commit_time REAL,
+        source TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (service, deploy_id)
+    );
+    CREATE INDEX deployments_by_update ON deployments (updated_at, service, deploy_id);
+    CREATE INDEX deployments_by_finish ON deployments (finished_at);
+    CREATE TABLE deployment_steps (
+        service TEXT NOT NULL,
+        deploy_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        step TEXT NOT NULL,
+        source TEXT NOT NULL,
+        decision_id TEXT NOT NULL DEFAULT '',
+        verdict TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (service, deploy_id, at, step)
+    );
+    CREATE TABLE incident_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        slo_id TEXT NOT NULL,
+        service TEXT NOT NULL,
+        slo TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        opened_at REAL NOT NULL,
+        resolved_at REAL
+    );
+    CREATE INDEX incident_history_by_open ON incident_history (opened_at);
     """,
 )
 
@@ -587,6 +641,7 @@ class SQLiteStore:
                 )
                 if cursor.rowcount:
                     resolved.add(key)
+            _record_incident_history(conn, change, opened, resolved)
             queued = []
             for entry in changed_notifications(change, opened, resolved):
                 cursor = conn.execute(
@@ -708,3 +763,208 @@ class SQLiteStore:
             conn.close()
         files = (self.path, self.path.with_name(self.path.name + "-wal"))
         return StoreSizes(rows, sum(f.stat().st_size for f in files if f.exists()))
+
+    # --- deployments (DESIGN §9): standard SQL only, so that it ports ------------------------
+
+    async def apply_deployment_event(self, event: DeploymentEvent) -> EventResult:
+        def write(conn: sqlite3.Connection) -> EventResult:
+            existing = _select_deployment(conn, event.service, event.deploy_id)
+            problem = event_problem(existing, event)
+            if problem is not None:
+                return EventResult(existing, problem)
+            updated = apply_event(existing, event)
+            if updated != existing:
+                _upsert_deployment(conn, updated, existing is None)
+            if (event.kind is EventKind.STEP or event.decision_id) and _new_step(conn, event):
+                conn.execute(
+                    "INSERT INTO deployment_steps (service, deploy_id, at, step, source,"
+                    " decision_id, verdict) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (service, deploy_id, at, step) DO NOTHING",
+                    (
+                        event.service,
+                        event.deploy_id,
+                        event.at,
+                        event.step or event.kind.value,
+                        event.source,
+                        event.decision_id,
+                        event.verdict,
+                    ),
+                )
+            before = existing.outcome if existing is not None else None
+            return EventResult(updated, None, updated.outcome is not before)
+
+        return await self._call(write)
+
+    async def deployment(self, service: str, deploy_id: str) -> Deployment | None:
+        return await self._call(lambda conn: _select_deployment(conn, service, deploy_id))
+
+    async def deployments(self, query: DeploymentQuery) -> list[Deployment]:
+        where: list[str] = []
+        args: list[str | float | int] = []
+        if query.service:
+            where.append("service = ?")
+            args.append(query.service)
+        if query.outcome:
+            where.append("outcome = ?")
+            args.append(query.outcome)
+        if query.since is not None:
+            where.append("updated_at >= ?")
+            args.append(query.since)
+        if query.until is not None:
+            where.append("updated_at < ?")
+            args.append(query.until)
+        if query.before is not None:
+            where.append(
+                "(updated_at < ? OR (updated_at = ? AND (service < ? OR"
+                " (service = ? AND deploy_id < ?))))"
+            )
+            at, service, deploy_id = query.before
+            args += [at, at, service, service, deploy_id]
+        sql = f"SELECT {DEPLOYMENT_COLUMNS} FROM deployments"  # noqa: S608 (no data in it)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY updated_at DESC, service DESC, deploy_id DESC LIMIT ?"
+        args.append(query.limit)
+        return await self._call(
+            lambda conn: [deployment_from_row(r) for r in conn.execute(sql, args)]
+        )
+
+    async def finished_deployments(self, since: float) -> list[Deployment]:
+        sql = (
+            f"SELECT {DEPLOYMENT_COLUMNS} FROM deployments"  # noqa: S608 (no data in it)
+            " WHERE finished_at >= ? ORDER BY finished_at"
+        )
+        return await self._call(
+            lambda conn: [deployment_from_row(r) for r in conn.execute(sql, (since,))]
+        )
+
+    async def deployment_steps(self, service: str, deploy_id: str) -> list[DeploymentStep]:
+        def select(conn: sqlite3.Connection) -> list[DeploymentStep]:
+            rows = conn.execute(
+                "SELECT service, deploy_id, at, step, source, decision_id, verdict"
+                " FROM deployment_steps WHERE service = ? AND deploy_id = ? ORDER BY at",
+                (service, deploy_id),
+            )
+            return [DeploymentStep(*r) for r in rows]
+
+        return await self._call(select)
+
+    async def abandon_deployments(self, idle_before: float) -> list[Deployment]:
+        def update(conn: sqlite3.Connection) -> list[Deployment]:
+            rows = conn.execute(
+                f"SELECT {DEPLOYMENT_COLUMNS} FROM deployments"  # noqa: S608 (no data in it)
+                " WHERE outcome = ? AND updated_at < ?",
+                (DeploymentOutcome.IN_PROGRESS.value, idle_before),
+            ).fetchall()
+            closed = [abandon(deployment_from_row(r)) for r in rows]
+            for deployment in closed:
+                _upsert_deployment(conn, deployment, False)
+            return closed
+
+        return await self._call(update)
+
+    async def incident_history(self, since: float, service: str = "") -> list[IncidentSpan]:
+        def select(conn: sqlite3.Connection) -> list[IncidentSpan]:
+            sql = (
+                "SELECT id, service, slo, severity, opened_at, resolved_at FROM incident_history"
+                " WHERE opened_at >= ?"
+            )
+            args: list[str | float] = [since]
+            if service:
+                sql += " AND service = ?"
+                args.append(service)
+            return [IncidentSpan(*r) for r in conn.execute(sql + " ORDER BY opened_at", args)]
+
+        return await self._call(select)
+
+    async def freeze_history(self, since: float) -> list[tuple[Freeze, float | None]]:
+        def select(conn: sqlite3.Connection) -> list[tuple[Freeze, float | None]]:
+            rows = conn.execute(
+                "SELECT id, service, reason, created_at, created_by, until, kind, slo, lifted_at"
+                " FROM freezes WHERE (lifted_at IS NULL OR lifted_at >= ?)"
+                " AND (until IS NULL OR until >= ?) ORDER BY created_at",
+                (since, since),
+            )
+            return [
+                (Freeze(r[0], r[1], r[2], r[3], r[4], r[5], FreezeKind(r[6]), r[7]), r[8])
+                for r in rows
+            ]
+
+        return await self._call(select)
+
+
+def _new_step(conn: sqlite3.Connection, event: DeploymentEvent) -> bool:
+    """A step differs from the deployment's last (a pipeline polling one step repeats it), and
+    the deployment has room for it."""
+    key = (event.service, event.deploy_id)
+    last = conn.execute(
+        "SELECT step, verdict FROM deployment_steps WHERE service = ? AND deploy_id = ?"
+        " ORDER BY at DESC LIMIT 1",
+        key,
+    ).fetchone()
+    if last == (event.step or event.kind.value, event.verdict):
+        return False
+    (count,) = conn.execute(
+        "SELECT count(*) FROM deployment_steps WHERE service = ? AND deploy_id = ?", key
+    ).fetchone()
+    return bool(count < MAX_STEPS)
+
+
+def _select_deployment(conn: sqlite3.Connection, service: str, deploy_id: str) -> Deployment | None:
+    row = conn.execute(
+        f"SELECT {DEPLOYMENT_COLUMNS} FROM deployments"  # noqa: S608 (no data in it)
+        " WHERE service = ? AND deploy_id = ?",
+        (service, deploy_id),
+    ).fetchone()
+    return None if row is None else deployment_from_row(row)
+
+
+def _upsert_deployment(conn: sqlite3.Connection, d: Deployment, new: bool) -> None:
+    values = (
+        d.outcome.value,
+        d.started_at,
+        d.finished_at,
+        d.updated_at,
+        d.version,
+        d.commit_sha,
+        d.commit_time,
+        d.source,
+    )
+    if new:
+        conn.execute(
+            f"INSERT INTO deployments ({DEPLOYMENT_COLUMNS})"  # noqa: S608 (no data in it)
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (d.service, d.deploy_id, *values),
+        )
+        return
+    conn.execute(
+        "UPDATE deployments SET outcome = ?, started_at = ?, finished_at = ?, updated_at = ?,"
+        " version = ?, commit_sha = ?, commit_time = ?, source = ?"
+        " WHERE service = ? AND deploy_id = ?",
+        (*values, d.service, d.deploy_id),
+    )
+
+
+def _record_incident_history(
+    conn: sqlite3.Connection,
+    change: IncidentChange,
+    opened: set[IncidentKey],
+    resolved: set[IncidentKey],
+) -> None:
+    """Incidents this write opened start a history row; those it resolved close theirs (time
+    to restore). One written by another replica first is that replica's to record."""
+    for incident in change.opened:
+        doc = incident.doc
+        if incident_key(doc) not in opened:
+            continue
+        conn.execute(
+            "INSERT INTO incident_history (slo_id, service, slo, severity, opened_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (doc["slo_id"], doc["service"], doc["slo"], doc["severity"], incident.opened_at),
+        )
+    for slo_id, severity in resolved:
+        conn.execute(
+            "UPDATE incident_history SET resolved_at = ?"
+            " WHERE slo_id = ? AND severity = ? AND resolved_at IS NULL",
+            (change.at, slo_id, severity),
+        )

@@ -82,8 +82,15 @@ async def test_demo_serves_the_promised_verdicts(tmp_path: Path) -> None:
                 )
             ).json()
             assert [a["labels"]["alertname"] for a in alerts] == ["PaymentsAvailabilityBurn"]
-        banner = log.read_text()
+        banner = await eventually(
+            lambda: "Delivery (DORA)" in log.read_text() and log.read_text(), "the demo's banner"
+        )
         assert f"curl -s 'http://127.0.0.1:{port}/v1/gate?service=payments'" in banner
+        assert (
+            "checkout   10 deployments (2 failed) in 30d: 0.33/day [high], lead time 2.25 h"
+            " [high], change failure rate 20% [high] (DORA 2021 bands)"
+        ) in banner
+        assert "payments   1 deployment (1 failed)" in banner  # its page followed it
         assert "admin token for this demo: demo-" in banner
         assert "/v1/canary?service=checkout&canary=bad&baseline=stable" in banner
     finally:

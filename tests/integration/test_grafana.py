@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from slogate.cli.localprom import LocalPrometheus
 from slogate.notify.sinks import Notification
+from slogate.store.base import IncidentChange, OpenIncident
 
 from .conftest import History
 from .helpers import Running, running_slogate
@@ -33,6 +35,7 @@ BUILD = GRAFANA / "build.py"
 DASHBOARDS = {
     "slogate-overview": "slogate-overview.json",
     "slogate-slo-detail": "slogate-slo-detail.json",
+    "slogate-delivery": "slogate-delivery.json",
 }
 DATASOURCE_REF = "${datasource}"
 VARIABLE_QUERIES = {
@@ -78,7 +81,11 @@ INTERVALS = {
 }
 ONE_SLO = {**INTERVALS, "service": "payments", "slo": "requests-availability"}
 ALL_SLOS = {**INTERVALS, "service": ".*", "slo": ".*"}
-VALUES = {"slogate-overview": (ONE_SLO, ALL_SLOS), "slogate-slo-detail": (ONE_SLO,)}
+VALUES = {
+    "slogate-overview": (ONE_SLO, ALL_SLOS),
+    "slogate-slo-detail": (ONE_SLO,),
+    "slogate-delivery": (ONE_SLO, ALL_SLOS),
+}
 
 # Panels allowed to have no data here, and why. Each must really be empty: remove the entry once
 # the metric has samples in this test.
@@ -314,8 +321,11 @@ def test_detail_draws_the_burn_thresholds_and_decision_annotations() -> None:
     for factor in ("14.4", "6", "3", "1"):
         assert f"vector({factor})" in exprs
     annotations = custom_annotations(load("slogate-slo-detail"))
-    assert annotations
-    assert all("slogate_gate_decisions_total" in a["target"]["expr"] for a in annotations)
+    decisions = [a for a in annotations if "slogate_gate_decisions_total" in a["target"]["expr"]]
+    [failed] = [a for a in annotations if "slogate_deployments_total" in a["target"]["expr"]]
+    assert len(decisions) == 2 and len(annotations) == 3
+    burn = [p["id"] for p in panels(load("slogate-slo-detail")) if "burn rate" in p["title"]]
+    assert failed["filter"] == {"exclude": False, "ids": burn}  # the burn-rate panels only
 
 
 def test_overview_table_is_sorted_worst_first() -> None:
@@ -396,6 +406,35 @@ async def gate_calls(slogate: Running) -> int:
     return sum(1 for c in calls if c["service"] == "payments")
 
 
+async def deployments(slogate: Running, *outcomes: str) -> None:
+    """Deployments of payments (backfilled: the admin token), each commit two hours before."""
+    now = time.time()
+    for n, outcome in enumerate(outcomes):
+        at = now - 3600 + n
+        common = {"service": "payments", "deploy_id": f"p-{now:.0f}-{n}"}
+        for event, when in (("started", at - 600), (outcome, at)):
+            body = {**common, "event": event, "at": iso(when), "commit_time": iso(at - 7200)}
+            response = await slogate.http.post("/v1/deployments", json=body, headers=slogate.admin)
+            assert response.status_code == 200, response.text
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+async def restored_incident(slogate: Running) -> None:
+    """A page incident of payments that opened and resolved (what time to restore measures)."""
+    now = time.time()
+    doc = {"slo_id": "payments-restored", "service": "payments", "slo": "restored"}
+    store = slogate.pager.store
+    await store.change_incidents(
+        IncidentChange(opened=(OpenIncident({**doc, "severity": "page"}, now - 1800),))
+    )
+    await store.change_incidents(
+        IncidentChange(resolved=(("payments-restored", "page"),), at=now - 600)
+    )
+
+
 async def test_every_query_returns_data_from_a_prometheus_scraping_slogate(
     history: History, tmp_path: Path
 ) -> None:
@@ -413,6 +452,8 @@ async def test_every_query_returns_data_from_a_prometheus_scraping_slogate(
 
         await until(ready, "slogate to be ready")
         payments = await gate_calls(slogate)
+        await restored_incident(slogate)
+        await deployments(slogate, "succeeded", "succeeded", "rolled_back")
         target = slogate.url.removeprefix("http://")
         prometheus = LocalPrometheus(tmp_path, jobs={"slogate": [target]}, scrape_interval="1s")
         await asyncio.to_thread(prometheus.start)
@@ -430,8 +471,9 @@ async def check_queries(prom: httpx.AsyncClient, slogate: Running, payments: int
         return bool(up) and float(up[0]["value"][1]) >= 3
 
     await until(scraped, "three scrapes of slogate")
-    # More decisions now that Prometheus has the earlier counts: increases show up.
+    # More decisions and deployments now that Prometheus has the earlier counts: increases show.
     payments += await gate_calls(slogate)
+    await deployments(slogate, "rolled_back")
 
     async def counted() -> bool:
         total = await instant(prom, 'sum(slogate_gate_decisions_total{service="payments"})')

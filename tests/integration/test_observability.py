@@ -26,6 +26,8 @@ async def test_gate_decision_span(history: History, spans: InMemorySpanExporter)
     assert attributes["slogate.service"] == "payments" and attributes["slogate.decision"] == "deny"
     assert attributes["slogate.deploy_id"] == "build-9" and attributes["slogate.step"] == "canary"
     assert list(attributes["slogate.reasons"]) == ["fast_burn"]  # type: ignore[arg-type]
+    assert attributes["slogate.deployment.outcome"] == "in_progress"  # the deployment it is of
+    assert isinstance(attributes["slogate.deployment.started_at"], float)
     assert any(s.name == "slogate.evaluation" for s in spans.get_finished_spans())
 
 

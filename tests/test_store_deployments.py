@@ -1,0 +1,186 @@
+"""Deployments and the incidents' history in the SQLite store, on a real file."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from slogate.config import DoraConfig, seconds
+from slogate.control.deployments import Deliveries
+from slogate.core.dora import DeploymentEvent, EventKind, Outcome
+from slogate.core.gate import Decision
+from slogate.core.policy import GateRequest, Verdict
+from slogate.store.base import DeploymentQuery, IncidentChange, OpenIncident
+from slogate.store.sqlite import SQLiteStore
+
+T = 1_800_000_000.0
+
+
+def event(kind: EventKind, at: float, deploy_id: str = "d1", version: str = "") -> DeploymentEvent:
+    return DeploymentEvent("shop", deploy_id, kind, at, "api", version=version)
+
+
+async def opened(path: Path) -> SQLiteStore:
+    store = SQLiteStore(path)
+    await store.open()
+    return store
+
+
+async def test_events_fold_into_one_durable_record_with_its_steps(tmp_path: Path) -> None:
+    store = await opened(tmp_path / "s.db")
+    first = await store.apply_deployment_event(event(EventKind.STARTED, T, version="1.0"))
+    assert first.changed and first.deployment is not None
+    step = DeploymentEvent(
+        "shop",
+        "d1",
+        EventKind.STEP,
+        T + 5,
+        "api",
+        step="canary/10",
+        decision_id="01X",
+        verdict="allow",
+    )
+    assert not (await store.apply_deployment_event(step)).changed
+    done = await store.apply_deployment_event(event(EventKind.SUCCEEDED, T + 60))
+    again = await store.apply_deployment_event(event(EventKind.SUCCEEDED, T + 60))
+    assert done.changed and not again.changed
+    await store.close()
+
+    store = await opened(tmp_path / "s.db")  # after a restart, as it was acknowledged
+    got = await store.deployment("shop", "d1")
+    assert got is not None
+    assert (got.outcome, got.started_at, got.finished_at, got.version) == (
+        Outcome.SUCCEEDED,
+        T,
+        T + 60,
+        "1.0",
+    )
+    steps = await store.deployment_steps("shop", "d1")
+    assert [(s.step, s.decision_id, s.verdict) for s in steps] == [("canary/10", "01X", "allow")]
+    await store.close()
+
+
+async def test_a_refused_event_writes_nothing(tmp_path: Path) -> None:
+    store = await opened(tmp_path / "s.db")
+    await store.apply_deployment_event(event(EventKind.STARTED, T))
+    refused = await store.apply_deployment_event(event(EventKind.SUCCEEDED, T - 10))
+    assert refused.problem is not None and refused.problem.field == "at"
+    got = await store.deployment("shop", "d1")
+    assert got is not None and got.outcome is Outcome.IN_PROGRESS
+    await store.close()
+
+
+async def test_concurrent_events_of_one_deployment_lose_nothing(tmp_path: Path) -> None:
+    store = await opened(tmp_path / "s.db")
+    steps = [
+        DeploymentEvent("shop", "d1", EventKind.STEP, T + 61 * n, "api", step=f"s{n}")
+        for n in range(50)
+    ]
+    await asyncio.gather(*(store.apply_deployment_event(s) for s in steps))
+    got = await store.deployment("shop", "d1")
+    assert got is not None and (got.started_at, got.updated_at) == (T, T + 61 * 49)
+    assert len(await store.deployment_steps("shop", "d1")) == 50
+    await store.close()
+
+
+async def test_a_polled_step_is_kept_once_and_does_not_rewrite_its_deployment(
+    tmp_path: Path,
+) -> None:
+    store = await opened(tmp_path / "s.db")
+    for n in range(20):  # a pipeline asking every 2 s for the same step, allowed each time
+        poll = DeploymentEvent(
+            "shop", "d1", EventKind.STEP, T + 2 * n, "api", step="canary", verdict="allow"
+        )
+        await store.apply_deployment_event(poll)
+    denied = DeploymentEvent(
+        "shop", "d1", EventKind.STEP, T + 50, "api", step="canary", verdict="deny"
+    )
+    await store.apply_deployment_event(denied)
+    steps = await store.deployment_steps("shop", "d1")
+    assert [(s.at, s.verdict) for s in steps] == [(T, "allow"), (T + 50, "deny")]
+    got = await store.deployment("shop", "d1")
+    assert got is not None and got.updated_at == T  # refreshed at most once a minute
+    await store.close()
+
+
+async def test_listing_pages_newest_first_and_filters(tmp_path: Path) -> None:
+    store = await opened(tmp_path / "s.db")
+    for n in range(5):
+        await store.apply_deployment_event(event(EventKind.SUCCEEDED, T + n, f"d{n}"))
+    await store.apply_deployment_event(event(EventKind.STARTED, T + 10, "running"))
+    page = await store.deployments(DeploymentQuery(outcome="succeeded", limit=3))
+    assert [d.deploy_id for d in page] == ["d4", "d3", "d2"]
+    last = page[-1]
+    rest = await store.deployments(
+        DeploymentQuery(
+            outcome="succeeded", before=(last.updated_at, last.service, last.deploy_id), limit=3
+        )
+    )
+    assert [d.deploy_id for d in rest] == ["d1", "d0"]
+    assert [d.deploy_id for d in await store.finished_deployments(T + 3)] == ["d3", "d4"]
+    assert await store.deployments(DeploymentQuery(service="cart")) == []
+    await store.close()
+
+
+async def test_stalled_deployments_are_closed_as_abandoned(tmp_path: Path) -> None:
+    store = await opened(tmp_path / "s.db")
+    await store.apply_deployment_event(event(EventKind.STARTED, T, "stalled"))
+    await store.apply_deployment_event(event(EventKind.STARTED, T + 100, "fresh"))
+    closed = await store.abandon_deployments(T + 50)
+    assert [(d.deploy_id, d.outcome) for d in closed] == [("stalled", Outcome.ABANDONED)]
+    fresh = await store.deployment("shop", "fresh")
+    assert fresh is not None and fresh.outcome is Outcome.IN_PROGRESS
+    assert await store.abandon_deployments(T + 50) == []
+    await store.close()
+
+
+async def test_incidents_keep_a_history_when_resolved(tmp_path: Path) -> None:
+    store = await opened(tmp_path / "s.db")
+    doc = {"slo_id": "shop-availability", "service": "shop", "slo": "availability"}
+    page = OpenIncident({**doc, "severity": "page"}, T)
+    await store.change_incidents(IncidentChange(opened=(page,)))
+    await store.change_incidents(
+        IncidentChange(resolved=(("shop-availability", "page"),), at=T + 900)
+    )
+    assert await store.open_incidents() == []
+    (span,) = await store.incident_history(T - 1, "shop")
+    assert (span.service, span.slo, span.severity, span.opened_at, span.resolved_at) == (
+        "shop",
+        "availability",
+        "page",
+        T,
+        T + 900,
+    )
+    assert span.duration == 900
+    assert await store.incident_history(T - 1, "cart") == []
+    await store.close()
+
+
+async def test_deliveries_record_gate_steps_count_transitions_and_abandon(tmp_path: Path) -> None:
+    store = await opened(tmp_path / "s.db")
+    now = [T]
+    deliveries = Deliveries(
+        store, lambda: DoraConfig(abandon_after=seconds(3600.0)), clock=lambda: now[0]
+    )
+    seen: list[tuple[str, str]] = []
+    deliveries.on_transition = lambda d: seen.append((d.deploy_id, d.outcome.value))
+    decision = Decision(
+        "01D", GateRequest("shop", deploy_id="d9", step="canary"), Verdict.ALLOW, (), (), T
+    )
+    first = await deliveries.from_decision(decision, "api")
+    assert first is not None and first.outcome is Outcome.IN_PROGRESS
+    assert (
+        await deliveries.from_decision(
+            Decision("01E", GateRequest("shop"), Verdict.ALLOW, (), (), T), "api"
+        )
+        is None
+    )
+    now[0] = T + 3599
+    assert await deliveries.sweep() == []
+    now[0] = T + 3601
+    (closed,) = await deliveries.sweep()
+    assert closed.outcome is Outcome.ABANDONED
+    assert seen == [("d9", "in_progress"), ("d9", "abandoned")]
+    (figures,) = await deliveries.figures(30 * 86_400.0, ["shop"])
+    assert (figures.deployments, figures.failed) == (0, 0)  # abandoned counts in no figure
+    await store.close()
