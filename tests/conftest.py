@@ -1,4 +1,4 @@
-"""Shared fixtures: paths of the Sloth compatibility fixtures and the demo specs."""
+"""Shared fixtures: paths of the Sloth fixtures (tests/fixtures/sloth) and the demo specs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from slogate.telemetry import tracing
 
 ROOT = Path(__file__).resolve().parent.parent
-SLOTH = ROOT.parent / "shared" / "sloth-compat"
+SLOTH = ROOT / "tests" / "fixtures" / "sloth"
 SLOTH_TESTDATA = SLOTH / "test" / "integration" / "prometheus" / "testdata"
 DEMO_SPECS = ROOT / "slo_specs"
 
