@@ -18,6 +18,8 @@ from slogate.cli.demo import DEMO_TRAFFIC, write_history
 from slogate.cli.localprom import LocalPrometheus
 from slogate.cli.traffic import Phase, Traffic
 
+from ..tools import require_tool
+
 # The demo's services, and test-only ones:
 # - flapper: 5% errors from 150 to 40 minutes before the anchor, healthy otherwise. Evaluated
 #   50 minutes before the anchor its page condition holds; at the anchor it has recovered
@@ -42,6 +44,8 @@ class History:
 
 @pytest.fixture(scope="session")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
+    require_tool("prometheus")
+    require_tool("promtool")
     workdir = tmp_path_factory.mktemp("prometheus")
     anchor = math.floor(time.time() / 60) * 60
     write_history(workdir, anchor, end=3 * 3600, traffic=HISTORY_TRAFFIC)

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from ..test_generate import GOLDENS, Golden, documents, run_generate
+from ..tools import require_tool
 
-PROMTOOL = Path("/usr/bin/promtool")
 # Goldens Prometheus 2.42 rejects, as it rejects Sloth's own output, and the only reason allowed:
 # - MetricsQL SLI queries (`histogram_share`, `vector(1)[5m]`) are for vmalert, not Prometheus;
 # - `plug-l1` info labels are valid only under Prometheus 3's UTF-8 label names.
@@ -22,12 +22,10 @@ KNOWN_REJECTIONS = {
     "contrib-slo-plugins.yml": re.compile(r'"sloth_slo_info": invalid label name: plug-l\d$'),
 }
 
-pytestmark = pytest.mark.skipif(not PROMTOOL.exists(), reason=f"{PROMTOOL} is not installed")
-
 
 def promtool(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(PROMTOOL), *map(str, args)],
+        [require_tool("promtool"), *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,

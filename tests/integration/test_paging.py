@@ -18,6 +18,7 @@ import pytest
 from slogate.cli.localprom import LocalAlertmanager, free_port
 
 from ..conftest import DEMO_SPECS, ROOT
+from ..tools import require_tool
 from .conftest import History
 from .helpers import ServeProcess, eventually, running_slogate
 from .receivers import Receiver, receiver, sink_env, sinks_config
@@ -28,6 +29,7 @@ FLAPPER_TICKET = "slogate/flapper-availability/ticket"
 
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAlertmanager]:
+    require_tool("prometheus-alertmanager")
     am = LocalAlertmanager(tmp_path_factory.mktemp("alertmanager"))
     am.start()
     yield am

@@ -4,10 +4,10 @@ screenshot is kept as a test artifact in test-artifacts/."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 from ..conftest import ROOT
+from ..tools import require_tool
 from .conftest import History
 from .helpers import running_slogate
 
@@ -15,8 +15,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 
 async def chromium(url: str, profile: Path, *args: str) -> str:
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert binary, "chromium is missing: scripts/setup installs Debian's package"
+    binary = require_tool("chromium", "chromium-browser")
     process = await asyncio.create_subprocess_exec(
         binary,
         "--headless",
