@@ -142,3 +142,35 @@ def test_status_table() -> None:
         "-",
         "ok",
     ]
+
+
+OTEL_SPEC = Path(__file__).parent / "fixtures" / "specs" / "otel.yml"
+
+
+def test_validate_accepts_quoted_utf8_names_as_prometheus_3_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["validate", str(OTEL_SPEC)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "1 SLO(s), 0 problem(s)" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("replacement", "reason"),
+    [
+        ("holt_winters(", 'unknown function with name "holt_winters"'),
+        ("double_exponential_smoothing(", 'function "double_exponential_smoothing" is not enabled'),
+    ],
+)
+def test_validate_still_rejects_what_prometheus_3_rejects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], replacement: str, reason: str
+) -> None:
+    query = 'sum(rate({"http.server.request.duration_count"}[{{.window}}]))'
+    rejected = f'{replacement}{{"http.server.request.duration_count"}}[{{{{.window}}}}], 0.5, 0.5)'
+    spec = tmp_path / "otel.yml"
+    spec.write_text(OTEL_SPEC.read_text().replace(query, f"sum({rejected})"))
+    assert main(["validate", str(spec)]) == 1
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f'{spec}: slo "checkout-requests-availability": invalid SLI: sli total')
+    assert line.endswith(f"1:5: parse error: {reason}")

@@ -1,4 +1,4 @@
-"""A pure-Python PromQL parser that accepts what Prometheus 2.45 (LTS) accepts.
+"""A pure-Python PromQL parser that accepts what Prometheus 3.10's `parser.ParseExpr` accepts.
 
 `parse(text)` lexes and parses a PromQL expression, type-checks it the way Prometheus'
 `promql/parser.ParseExpr` does and returns a typed, immutable AST. Invalid input raises
@@ -8,7 +8,7 @@
 Layout of this module:
 
 * the AST: frozen dataclasses compared by value (positions are not part of a node);
-* the function table (`FUNCTIONS`, Prometheus 2.45);
+* the function table (`FUNCTIONS`, Prometheus 3.10, experimental ones marked);
 * Go-compatible formatting helpers (`%q`, `%v` of floats, `model.Duration.String`);
 * `_Lexer`, a port of Prometheus' state-machine lexer (lazy, one token at a time);
 * `_RegexpSyntax`, a check of Go RE2 syntax for `=~` / `!~` matchers;
@@ -16,6 +16,15 @@ Layout of this module:
   including which error message its error productions produce;
 * `_Checker`, the port of `checkAST` (type checks, vector-matching normalisation);
 * `format_expr`, a single-line printer like Prometheus' `String()`.
+
+What Prometheus 3 added is here: quoted UTF-8 metric and label names (`{"a.b"}`,
+`{"a.b"=~"x"}`, `by ("a.b")`), numbers as ranges and offsets (`[5]`, `offset 30`), durations as
+numbers (`5m` is 300), `_` between digits. Everything `parser.ParseExpr` rejects with its feature
+flags off is rejected with Prometheus' message: experimental functions, `limitk`/`limit_ratio`,
+duration arithmetic (`[5m+1m]`), `anchored`/`smoothed`, `fill()`. One difference is deliberate:
+`step()`, `range()`, `min()` and `max()` inside `[...]` (accepted by Prometheus without a flag,
+useless in a rule whose step is the evaluation interval) are rejected, so the tree needs no
+duration-expression node.
 
 Prometheus reports only the first error it records, so this parser raises at the first error,
 taking care to record semantic errors (unknown function, bad offset, ...) at the same moment
@@ -66,6 +75,8 @@ __all__ = [
 ValueType = Literal["scalar", "vector", "matrix", "string"]
 MatchOp = Literal["=", "!=", "=~", "!~"]
 Cardinality = Literal["one-to-one", "many-to-one", "one-to-many", "many-to-many"]
+METRIC_NAME = "__name__"
+"""The label holding the metric name; `{"a.b"}` is `{__name__="a.b"}`."""
 AtModifier: TypeAlias = float | Literal["start", "end"] | None
 """`@ <unix seconds>` (rounded to milliseconds), `@ start()`, `@ end()` or no `@` at all."""
 
@@ -208,18 +219,23 @@ Expr: TypeAlias = (
 )
 
 # --------------------------------------------------------------------------------------------
-# Functions (promql/parser/functions.go, Prometheus 2.42 - 2.45)
+# Functions (promql/parser/functions.go, Prometheus 3.10)
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class FunctionSignature:
-    """Argument types, variadic count (`-1`: unbounded) and return type of a function."""
+    """Argument types, variadic count (`-1`: unbounded) and return type of a function.
+
+    `experimental` functions sit behind `--enable-feature=promql-experimental-functions`;
+    `parser.ParseExpr`, which Sloth validates with, rejects them ("function ... is not enabled").
+    """
 
     name: str
     arg_types: tuple[ValueType, ...]
     return_type: ValueType = "vector"
     variadic: int = 0
+    experimental: bool = False
 
 
 def _function_table() -> dict[str, FunctionSignature]:
@@ -229,9 +245,10 @@ def _function_table() -> dict[str, FunctionSignature]:
         "clamp": (("vector", "scalar", "scalar"), "vector", 0),
         "clamp_max": (("vector", "scalar"), "vector", 0),
         "clamp_min": (("vector", "scalar"), "vector", 0),
+        "double_exponential_smoothing": (("matrix", "scalar", "scalar"), "vector", 0),
         "histogram_fraction": (("scalar", "scalar", "vector"), "vector", 0),
         "histogram_quantile": (("scalar", "vector"), "vector", 0),
-        "holt_winters": (("matrix", "scalar", "scalar"), "vector", 0),
+        "info": (("vector", "vector"), "vector", 1),
         "label_join": (("vector", "string", "string", "string"), "vector", -1),
         "label_replace": (("vector", "string", "string", "string", "string"), "vector", 0),
         "pi": ((), "scalar", 0),
@@ -239,20 +256,24 @@ def _function_table() -> dict[str, FunctionSignature]:
         "quantile_over_time": (("scalar", "matrix"), "vector", 0),
         "round": (("vector", "scalar"), "vector", 1),
         "scalar": (vec, "scalar", 0),
+        "sort_by_label": (("vector", "string"), "vector", -1),
+        "sort_by_label_desc": (("vector", "string"), "vector", -1),
         "time": ((), "scalar", 0),
         "vector": (("scalar",), "vector", 0),
     }
     for name in (
         "abs", "absent", "acos", "acosh", "asin", "asinh", "atan", "atanh", "ceil", "cos", "cosh",
-        "deg", "exp", "floor", "histogram_count", "histogram_sum", "ln", "log10", "log2", "rad",
-        "sgn", "sin", "sinh", "sort", "sort_desc", "sqrt", "tan", "tanh", "timestamp",
+        "deg", "exp", "floor", "histogram_avg", "histogram_count", "histogram_stddev",
+        "histogram_stdvar", "histogram_sum", "ln", "log10", "log2", "rad", "sgn", "sin", "sinh",
+        "sort", "sort_desc", "sqrt", "tan", "tanh", "timestamp",
     ):  # fmt: skip
         table[name] = (vec, "vector", 0)
     for name in (
         "absent_over_time", "avg_over_time", "changes", "count_over_time", "delta", "deriv",
-        "idelta", "increase", "irate", "last_over_time", "max_over_time", "min_over_time",
-        "present_over_time", "rate", "resets", "stddev_over_time", "stdvar_over_time",
-        "sum_over_time",
+        "first_over_time", "idelta", "increase", "irate", "last_over_time", "mad_over_time",
+        "max_over_time", "min_over_time", "present_over_time", "rate", "resets",
+        "stddev_over_time", "stdvar_over_time", "sum_over_time", "ts_of_first_over_time",
+        "ts_of_last_over_time", "ts_of_max_over_time", "ts_of_min_over_time",
     ):  # fmt: skip
         table[name] = (mat, "vector", 0)
     for name in (
@@ -261,11 +282,16 @@ def _function_table() -> dict[str, FunctionSignature]:
     ):  # fmt: skip
         table[name] = (vec, "vector", 1)
     return {
-        name: FunctionSignature(name, args, ret, variadic)
+        name: FunctionSignature(name, args, ret, variadic, name in _EXPERIMENTAL_FUNCTIONS)
         for name, (args, ret, variadic) in sorted(table.items())
     }
 
 
+_EXPERIMENTAL_FUNCTIONS = frozenset({
+    "double_exponential_smoothing", "first_over_time", "info", "mad_over_time", "sort_by_label",
+    "sort_by_label_desc", "ts_of_first_over_time", "ts_of_last_over_time", "ts_of_max_over_time",
+    "ts_of_min_over_time",
+})  # fmt: skip
 FUNCTIONS: Mapping[str, FunctionSignature] = _function_table()
 
 # --------------------------------------------------------------------------------------------
@@ -402,6 +428,8 @@ class _T(Enum):
     STDVAR = auto()
     SUM = auto()
     TOPK = auto()
+    LIMITK = auto()
+    LIMIT_RATIO = auto()
     # keywords
     BOOL = auto()
     BY = auto()
@@ -411,9 +439,16 @@ class _T(Enum):
     OFFSET = auto()
     ON = auto()
     WITHOUT = auto()
-    # @ modifier preprocessors
+    FILL = auto()
+    FILL_LEFT = auto()
+    FILL_RIGHT = auto()
+    SMOOTHED = auto()
+    ANCHORED = auto()
+    # preprocessors (@ modifier, duration expressions)
     START = auto()
     END = auto()
+    STEP = auto()
+    RANGE = auto()
 
 
 class _Token(NamedTuple):
@@ -428,15 +463,21 @@ _OPERATORS = frozenset({
 })  # fmt: skip
 _AGGREGATORS = frozenset({
     _T.AVG, _T.BOTTOMK, _T.COUNT, _T.COUNT_VALUES, _T.GROUP, _T.MAX, _T.MIN, _T.QUANTILE,
-    _T.STDDEV, _T.STDVAR, _T.SUM, _T.TOPK,
+    _T.STDDEV, _T.STDVAR, _T.SUM, _T.TOPK, _T.LIMITK, _T.LIMIT_RATIO,
 })  # fmt: skip
-_PARAM_AGGREGATORS = frozenset({"topk", "bottomk", "quantile", "count_values"})
+_PARAM_AGGREGATORS = frozenset(
+    {"topk", "bottomk", "quantile", "count_values", "limitk", "limit_ratio"}
+)
+# Aggregators behind `--enable-feature=promql-experimental-functions` (off in `parser.ParseExpr`).
+_EXPERIMENTAL_AGGREGATORS = frozenset({"limitk", "limit_ratio"})
 _KEYWORDS = frozenset({
     _T.BOOL, _T.BY, _T.GROUP_LEFT, _T.GROUP_RIGHT, _T.IGNORING, _T.OFFSET, _T.ON, _T.WITHOUT,
+    _T.FILL, _T.FILL_LEFT, _T.FILL_RIGHT, _T.SMOOTHED, _T.ANCHORED,
 })  # fmt: skip
+_FILLS = frozenset({_T.FILL, _T.FILL_LEFT, _T.FILL_RIGHT})
 _PUNCTUATION = frozenset({
     _T.LEFT_PAREN, _T.RIGHT_PAREN, _T.LEFT_BRACE, _T.RIGHT_BRACE, _T.LEFT_BRACKET,
-    _T.RIGHT_BRACKET, _T.COMMA, _T.EQL, _T.COLON, _T.START, _T.END,
+    _T.RIGHT_BRACKET, _T.COMMA, _T.EQL, _T.COLON, _T.START, _T.END, _T.STEP, _T.RANGE,
 })  # fmt: skip
 _WORDS: dict[str, _T] = {
     "and": _T.LAND, "or": _T.LOR, "unless": _T.LUNLESS, "atan2": _T.ATAN2,
@@ -446,7 +487,12 @@ _WORDS: dict[str, _T] = {
     "offset": _T.OFFSET, "by": _T.BY, "without": _T.WITHOUT, "on": _T.ON,
     "ignoring": _T.IGNORING, "group_left": _T.GROUP_LEFT, "group_right": _T.GROUP_RIGHT,
     "bool": _T.BOOL, "start": _T.START, "end": _T.END, "inf": _T.NUMBER, "nan": _T.NUMBER,
+    "limitk": _T.LIMITK, "limit_ratio": _T.LIMIT_RATIO, "smoothed": _T.SMOOTHED,
+    "anchored": _T.ANCHORED, "fill": _T.FILL, "fill_left": _T.FILL_LEFT,
+    "fill_right": _T.FILL_RIGHT, "step": _T.STEP, "range": _T.RANGE,
 }  # fmt: skip
+# Words `scanDurationKeyword` recognises inside `[...]` (case-insensitively).
+_DURATION_WORDS = {"step": _T.STEP, "range": _T.RANGE, "min": _T.MIN, "max": _T.MAX}
 _KIND_DESC = {
     _T.IDENTIFIER: "identifier",
     _T.METRIC_IDENTIFIER: "metric identifier",
@@ -467,8 +513,19 @@ def _is_alnum(ch: str) -> bool:
     return _is_alpha(ch) or ("0" <= ch <= "9")
 
 
-def _is_label(text: str) -> bool:
+def _is_legacy_label(text: str) -> bool:
+    """A label name that needs no quotes: `[a-zA-Z_][a-zA-Z0-9_]*`."""
     return bool(text) and _is_alpha(text[0]) and all(_is_alnum(ch) for ch in text[1:])
+
+
+def _is_legacy_metric(text: str) -> bool:
+    """A metric name that needs no quotes: `[a-zA-Z_:][a-zA-Z0-9_:]*`."""
+    return _is_legacy_label(text.replace(":", "_"))
+
+
+def _is_utf8_label(text: str) -> bool:
+    """`model.UTF8Validation.IsValidLabelName`: non-empty, valid UTF-8 (no kept raw bytes)."""
+    return bool(text) and not any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def _describe(tok: _Token) -> str:
@@ -478,8 +535,6 @@ def _describe(tok: _Token) -> str:
         return "end of input"
     if kind in _KEYWORDS:
         return f"<{val}>"
-    if kind is _T.AT:  # AT has no entry in ItemTypeStr, so its type prints as a number
-        return f'"<Item 57385>" <op:{val}>'
     if kind in _OPERATORS:
         return f"<op:{val}>"
     if kind in _AGGREGATORS:
@@ -510,7 +565,8 @@ class _Lexer:
         self.brace_open = False
         self.bracket_open = False
         self.got_colon = False
-        self.expect_duration = False
+        self.got_duration = False  # never reset, as in Prometheus
+        self.in_duration_expr = False  # lexDurationExpr, from `[` to the first number or `]`
         self.string_open = ""
 
     # -- rune primitives -----------------------------------------------------------------------
@@ -563,11 +619,13 @@ class _Lexer:
     # -- states --------------------------------------------------------------------------------
 
     def next_token(self) -> _Token:
-        if self.expect_duration:
-            self.expect_duration = False
-            return self._duration()
         while True:
-            tok = self._inside_braces() if self.brace_open else self._statements()
+            if self.in_duration_expr:
+                tok = self._duration_expr()
+            elif self.brace_open:
+                tok = self._inside_braces()
+            else:
+                tok = self._statements()
             if tok is not None:
                 return tok
 
@@ -602,11 +660,62 @@ class _Lexer:
             if not self.bracket_open:
                 self._backup()
                 return self._keyword_or_identifier()
+            return self._inside_brackets(ch)
+        return self._bracket_or_paren(ch)
+
+    def _inside_brackets(self, ch: str) -> _Token:
+        """A letter or `:` after the range of `[...]`: the subquery colon or `step`/`min`/..."""
+        if ch == ":":
             if self.got_colon:
                 raise self._error(f"unexpected colon {_go_rune(ch)}")
             self.got_colon = True
             return self._emit(_T.COLON)
-        return self._bracket_or_paren(ch)
+        if ch in "sSmM" and (tok := self._duration_keyword()) is not None:
+            return tok
+        raise self._error(f"unexpected character: {_go_rune(ch)}, expected {_go_rune(':')}")
+
+    def _duration_keyword(self) -> _Token | None:
+        while _is_alpha(self._peek()):
+            self.pos += 1
+        kind = _DURATION_WORDS.get(self.text[self.start : self.pos].lower())
+        return None if kind is None else self._emit(kind)
+
+    def _duration_expr(self) -> _Token | None:
+        """lexDurationExpr: the tokens of a duration expression right after `[`."""
+        ch = self._next()
+        if not ch:
+            raise self._error("unexpected end of input in duration expression")
+        if ch in _SPACE:
+            self._skip_while(_SPACE)
+            return None
+        if ch == "]":
+            self.in_duration_expr = self.bracket_open = self.got_colon = False
+            return self._emit(_T.RIGHT_BRACKET)
+        if ch == ":":
+            tok = self._emit(_T.COLON)
+            if not self.got_duration:
+                raise self._error("unexpected colon before duration in duration expression")
+            if self.got_colon:
+                raise self._error("unexpected repeated colon in duration expression")
+            self.got_colon = True
+            return tok
+        if ch in "()":
+            tok = self._emit(_T.LEFT_PAREN if ch == "(" else _T.RIGHT_PAREN)
+            self.paren_depth += 1 if ch == "(" else -1
+            if self.paren_depth < 0:
+                raise self._error(f"unexpected right parenthesis {_go_rune(ch)}")
+            return tok
+        if ch in _DURATION_OPERATORS:
+            return self._emit(_DURATION_OPERATORS[ch])
+        if ch in "sSmMrR":
+            if (keyword := self._duration_keyword()) is not None:
+                return keyword
+        elif ch in _DIGITS or (ch == "." and self._peek() and self._peek() in _DIGITS):
+            self._backup()
+            self.got_duration = True
+            self.in_duration_expr = False
+            return self._number_or_duration()
+        raise self._error(f"unexpected character in duration expression: {_go_rune(ch)}")
 
     def _comparison(self, ch: str) -> _Token:
         nxt = self._peek()
@@ -647,7 +756,7 @@ class _Lexer:
             tok = self._emit(_T.LEFT_BRACKET)
             self._skip_while(_SPACE)
             self.bracket_open = True
-            self.expect_duration = True
+            self.in_duration_expr = True
             return tok
         if ch == "]":
             if not self.bracket_open:
@@ -744,16 +853,34 @@ class _Lexer:
             raise self._error("escape sequence is an invalid Unicode code point")
 
     def _scan_number(self) -> bool:
+        """scanNumber (3.x): decimal, hex, float, with `_` between digits; not checked further."""
+        initial = self.pos
         digits = _DIGITS
         if self._accept("0") and self._accept("xX"):
+            self._accept("_")
             digits = _HEX_DIGITS
-        self._accept_run(digits)
-        if self._accept("."):
-            self._accept_run(digits)
-        if self._accept("eE"):
-            self._accept("+-")
-            self._accept_run(_DIGITS)
-        return not _is_alnum(self._peek())
+        self._accept(".")
+        self._accept(digits)
+        dot = exponent = False
+        while (ch := self._peek()) and ch in digits + "._eE":
+            if (ch == "." and dot) or (ch in "eE" and exponent):
+                self.pos += 1
+                return False
+            if self._accept("."):
+                dot = True
+                if self._accept("_.") or digits is _HEX_DIGITS:  # no fractional hex literals
+                    return False
+            elif self._accept("eE"):  # even after 0x, as Prometheus does
+                exponent = True
+                self._accept("+-")
+                if self._accept("._eE") or not self._peek():
+                    return False
+            elif self._accept("_"):
+                if self._accept("._eE") or not self._peek():
+                    return False
+            else:
+                self._accept_run(digits)
+        return self.pos != initial and not _is_alnum(self._peek())
 
     def _accept_remaining_duration(self) -> bool:
         if not self._accept("smhdwy"):
@@ -776,25 +903,22 @@ class _Lexer:
         text = go_quote(self.text[self.start : self.pos])
         raise self._error(f"bad number or duration syntax: {text}")
 
-    def _duration(self) -> _Token:
-        if self._scan_number():
-            raise self._error("missing unit character in duration")
-        if not self._accept_remaining_duration():
-            raise self._error(f"bad duration syntax: {go_quote(self.text[self.start : self.pos])}")
-        self._backup()
-        return self._emit(_T.DURATION)
-
     def _keyword_or_identifier(self) -> _Token:
         while (ch := self._peek()) and (_is_alnum(ch) or ch == ":"):
             self.pos += 1
         word = self.text[self.start : self.pos]
         kind = _WORDS.get(word.lower())
+        if kind in _FILLS and not self.text[self.pos :].lstrip(_SPACE).startswith("("):
+            kind = _T.IDENTIFIER  # fill, fill_left, fill_right are keywords only before `(`
         if kind is not None:
             return self._emit(kind)
         return self._emit(_T.METRIC_IDENTIFIER if ":" in word else _T.IDENTIFIER)
 
 
 _ESCAPE_DIGITS = {"x": (2, 16, 255), "u": (4, 16, 0x10FFFF), "U": (8, 16, 0x10FFFF)}
+_DURATION_OPERATORS = {
+    "+": _T.ADD, "-": _T.SUB, "*": _T.MUL, "/": _T.DIV, "%": _T.MOD, "^": _T.POW, ",": _T.COMMA,
+}  # fmt: skip
 _SIMPLE_TOKENS = {
     ",": _T.COMMA, "*": _T.MUL, "/": _T.DIV, "%": _T.MOD, "+": _T.ADD, "-": _T.SUB, "^": _T.POW,
 }  # fmt: skip
@@ -822,8 +946,35 @@ def _go_parse_int(text: str) -> int | None:
     return value if value <= _INT64_MAX else None
 
 
+def _underscores_ok(text: str) -> bool:
+    """strconv's `underscoreOK`: each `_` between digits (or after a base prefix and before one)."""
+    hexadecimal = text[:2].lower() == "0x"
+    digits = _HEX_DIGITS if hexadecimal else _DIGITS
+    saw = "0" if hexadecimal else "^"
+    for ch in text[2:] if hexadecimal else text:
+        if ch in digits:
+            saw = "0"
+        elif ch == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        elif saw == "_":
+            return False
+        else:
+            saw = "!"
+    return saw != "_"
+
+
 def _parse_number(text: str) -> float:
-    """The parser's `number()`: ParseInt (base 0) first, then ParseFloat."""
+    """The parser's `number()`: ParseInt (base 0) first, then ParseFloat; `_` separates digits."""
+    written = text
+    if "_" in text:
+        if not _underscores_ok(text):
+            quoted = go_quote(text)
+            raise ValueError(
+                f"error parsing number: strconv.ParseFloat: parsing {quoted}: invalid syntax"
+            )
+        text = text.replace("_", "")
     as_int = _go_parse_int(text)
     if as_int is not None:
         return float(as_int)
@@ -836,7 +987,7 @@ def _parse_number(text: str) -> float:
         if not math.isinf(value):
             return value
         reason = "value out of range"
-    quoted = go_quote(text)
+    quoted = go_quote(written)
     raise ValueError(f"error parsing number: strconv.ParseFloat: parsing {quoted}: {reason}")
 
 
@@ -848,9 +999,9 @@ _DURATION_PART = re.compile(r"([0-9]*)([^0-9]*)")
 
 
 def _parse_duration(text: str) -> float:
-    """`model.ParseDuration` (prometheus/common 0.44) plus the parser's "> 0" rule, in seconds."""
+    """`model.ParseDuration` (prometheus/common), in seconds."""
     if text == "0":
-        raise ValueError("duration must be greater than 0")
+        return 0.0
     invalid = f"not a valid duration string: {go_quote(text)}"
     millis, last_unit, pos = 0, 0, 0
     while pos < len(text):
@@ -869,8 +1020,6 @@ def _parse_duration(text: str) -> float:
         if millis * 1_000_000 > _INT64_MAX:
             raise ValueError("duration out of range")
         pos = match.end()
-    if millis == 0:
-        raise ValueError("duration must be greater than 0")
     return millis / 1000
 
 
@@ -1306,18 +1455,36 @@ _POW_PRECEDENCE = 6  # unary +/- bind like `*`: only `^` (right-associative) bin
 _COMPARISONS = frozenset({"==", "!=", "<=", "<", ">=", ">"})
 _SET_OPERATORS = frozenset({"and", "or", "unless"})
 # Tokens that may name a metric (grammar rule `metric_identifier`).
-_METRIC_NAMES = _AGGREGATORS | {
+_METRIC_NAMES = _AGGREGATORS | _FILLS | {
     _T.IDENTIFIER, _T.METRIC_IDENTIFIER, _T.BY, _T.LAND, _T.LOR, _T.LUNLESS, _T.OFFSET,
-    _T.WITHOUT, _T.START, _T.END,
+    _T.WITHOUT, _T.START, _T.END, _T.STEP, _T.RANGE, _T.ANCHORED, _T.SMOOTHED,
 }  # fmt: skip
 # FIRST(expr): what may start an expression.
-_EXPR_START = _METRIC_NAMES | {_T.NUMBER, _T.STRING, _T.LEFT_PAREN, _T.LEFT_BRACE, _T.ADD, _T.SUB}
+_EXPR_START = _METRIC_NAMES | {
+    _T.NUMBER, _T.DURATION, _T.STRING, _T.LEFT_PAREN, _T.LEFT_BRACE, _T.ADD, _T.SUB,
+}  # fmt: skip
+# FIRST(duration_expr) inside `[...]`.
+_DURATION_START = frozenset({
+    _T.NUMBER, _T.DURATION, _T.ADD, _T.SUB, _T.LEFT_PAREN, _T.STEP, _T.RANGE, _T.MIN, _T.MAX,
+})  # fmt: skip
+_DURATION_OPS: dict[_T, int] = {
+    _T.ADD: 4, _T.SUB: 4, _T.MUL: 5, _T.DIV: 5, _T.MOD: 5, _T.POW: 6,
+}  # fmt: skip
+# Duration bounds: a time.Duration is int64 nanoseconds.
+_MAX_DURATION_SECONDS = 2**63 / 1e9
 # Tokens accepted as a label name in `by (...)`, `on (...)`, ... (grammar rule `maybe_label`).
-_MAYBE_LABEL = _AGGREGATORS | {
+_MAYBE_LABEL = _AGGREGATORS | _FILLS | {
     _T.BOOL, _T.BY, _T.GROUP_LEFT, _T.GROUP_RIGHT, _T.IDENTIFIER, _T.IGNORING, _T.LAND, _T.LOR,
-    _T.LUNLESS, _T.METRIC_IDENTIFIER, _T.OFFSET, _T.ON, _T.START, _T.END, _T.ATAN2,
+    _T.LUNLESS, _T.METRIC_IDENTIFIER, _T.OFFSET, _T.ON, _T.START, _T.END, _T.ATAN2, _T.STEP,
+    _T.RANGE, _T.ANCHORED, _T.SMOOTHED,
 }  # fmt: skip
 _MATCH_OPS: dict[_T, MatchOp] = {_T.EQL: "=", _T.NEQ: "!=", _T.EQL_REGEX: "=~", _T.NEQ_REGEX: "!~"}
+_DURATION_EXPECTED = "number, duration, step(), or range()"
+_NOT_ENABLED_DURATION = "experimental duration expression is not enabled"
+_NOT_ENABLED_FILL = "binop fill modifiers are experimental and not enabled"
+_UNSUPPORTED_DURATION = (
+    "step(), range(), min() and max() in durations are not supported by slogate's parser"
+)
 _MUST_PRECEDE = (
     "must be preceded by an instant vector selector or range vector selector or a subquery"
 )
@@ -1424,7 +1591,10 @@ class _Parser:
                 return lhs
             self.advance()
             return_bool, matching = self.bin_modifiers()
+            filled = self.fill_modifiers()
             rhs = self.expr(op[1] if tok.kind is _T.POW else op[1] + 1)
+            if filled:
+                self.fail(self.start_of(lhs), _NOT_ENABLED_FILL)
             lhs = self.node(BinaryExpr(op[0], lhs, rhs, return_bool, matching), self.start_of(lhs))
 
     def unary(self) -> Expr:
@@ -1441,9 +1611,9 @@ class _Parser:
     def primary(self) -> Expr:
         tok = self.peek()
         kind = tok.kind
-        if kind is _T.NUMBER:
+        if kind in (_T.NUMBER, _T.DURATION):
             self.advance()
-            return self.node(NumberLiteral(self.number(tok)), tok.pos)
+            return self.node(NumberLiteral(self.literal_seconds(tok)), tok.pos)
         if kind is _T.STRING:
             self.advance()
             return self.node(StringLiteral(_unquote(tok.val)), tok.pos)
@@ -1478,6 +1648,10 @@ class _Parser:
         except ValueError as err:
             self.fail(tok.pos, str(err))
 
+    def literal_seconds(self, tok: _Token) -> float:
+        """`number_duration_literal`: a number, or a duration as its seconds."""
+        return self.number(tok) if tok.kind is _T.NUMBER else self.duration(tok)
+
     # -- selectors -------------------------------------------------------------------------------
 
     def vector_selector(self, name: str | None, pos: int) -> Expr:
@@ -1490,19 +1664,7 @@ class _Parser:
         self.advance()  # {
         matchers: list[LabelMatcher] = []
         while self.peek().kind is not _T.RIGHT_BRACE:
-            name = self.peek()
-            if name.kind is not _T.IDENTIFIER:
-                self.unexpected(name, "label matching", 'identifier or "}"')
-            self.advance()
-            op = self.peek()
-            if op.kind not in _MATCH_OPS:
-                self.unexpected(op, "label matching", "label matching operator")
-            self.advance()
-            value = self.peek()
-            if value.kind is not _T.STRING:
-                self.unexpected(value, "label matching", "string")
-            self.advance()
-            matchers.append(self.label_matcher(name, _MATCH_OPS[op.kind], value))
+            matchers.append(self.one_label_matcher())
             sep = self.peek()
             if sep.kind is _T.COMMA:
                 self.advance()
@@ -1511,13 +1673,32 @@ class _Parser:
         self.advance()  # }
         return tuple(matchers)
 
+    def one_label_matcher(self) -> LabelMatcher:
+        """`name op "value"`, `"quoted name" op "value"`, or a quoted metric name alone."""
+        name = self.peek()
+        if name.kind not in (_T.IDENTIFIER, _T.STRING):
+            self.unexpected(name, "label matching", 'identifier or "}"')
+        self.advance()
+        op = self.peek()
+        if op.kind not in _MATCH_OPS:
+            if name.kind is _T.STRING:  # string_identifier: `{"metric.name"}`
+                return LabelMatcher(METRIC_NAME, "=", _unquote(name.val))
+            self.unexpected(op, "label matching", "label matching operator")
+        self.advance()
+        value = self.peek()
+        if value.kind is not _T.STRING:
+            self.unexpected(value, "label matching", "string")
+        self.advance()
+        return self.label_matcher(name, _MATCH_OPS[op.kind], value)
+
     def label_matcher(self, name: _Token, op: MatchOp, value: _Token) -> LabelMatcher:
         text = _unquote(value.val)
         if op in ("=~", "!~"):
             error, _ = _check_regexp(text)
             if error is not None:
                 self.fail(name.pos, error)
-        return LabelMatcher(name.val, op, text)
+        label = _unquote(name.val) if name.kind is _T.STRING else name.val
+        return LabelMatcher(label, op, text)
 
     def postfix(self, expr: Expr) -> Expr:
         """Range, subquery, `offset` and `@` bind tighter than any operator."""
@@ -1529,16 +1710,17 @@ class _Parser:
                 expr = self.offset(expr)
             elif kind is _T.AT:
                 expr = self.at(expr)
+            elif kind in (_T.ANCHORED, _T.SMOOTHED):
+                word = self.advance().val.lower()
+                self.fail(self.start_of(expr), f"{word} modifier is experimental and not enabled")
             else:
                 return expr
 
     def range_or_subquery(self, expr: Expr) -> Expr:
         bracket = self.advance()
-        tok = self.peek()
-        if tok.kind is not _T.DURATION:
-            self.unexpected(tok, "subquery selector", "duration")
-        self.advance()
-        range_seconds = self.duration(tok)
+        if self.peek().kind not in _DURATION_START:
+            self.unexpected(self.peek(), "subquery or range selector", _DURATION_EXPECTED)
+        range_seconds = self.positive_duration()
         tok = self.peek()
         if tok.kind is _T.RIGHT_BRACKET:
             self.advance()
@@ -1554,27 +1736,74 @@ class _Parser:
         self.advance()
         step = 0.0
         tok = self.peek()
-        if tok.kind is _T.DURATION:
-            self.advance()
-            step = self.duration(tok)
+        if tok.kind in _DURATION_START:
+            step = self.positive_duration()
             if self.peek().kind is not _T.RIGHT_BRACKET:
                 self.unexpected(self.peek(), "subquery selector", '"]"')
         elif tok.kind is not _T.RIGHT_BRACKET:
-            self.unexpected(tok, "subquery selector", 'duration or "]"')
+            self.unexpected(tok, "subquery selector", 'number, duration, step(), range(), or "]"')
         self.advance()
         return self.node(SubqueryExpr(expr, range_seconds, step), self.start_of(expr))
 
+    def positive_duration(self) -> float:
+        """`positive_duration_expr`: a range or step, in seconds."""
+        start = self.peek().pos
+        seconds = self.duration_expr(0)
+        if seconds <= 0:
+            self.fail(start, "duration must be greater than 0")
+        return seconds
+
+    def duration_expr(self, min_precedence: int) -> float:
+        """`duration_expr` with the experimental arithmetic off: a signed literal, in seconds."""
+        start = self.peek().pos
+        seconds = self.duration_operand()
+        while (precedence := _DURATION_OPS.get(self.peek().kind)) is not None:
+            if precedence < min_precedence:
+                break
+            self.advance()
+            self.duration_expr(precedence if precedence == _POW_PRECEDENCE else precedence + 1)
+            self.fail(start, _NOT_ENABLED_DURATION)
+        return seconds
+
+    def duration_operand(self) -> float:
+        tok = self.advance()
+        if tok.kind in (_T.NUMBER, _T.DURATION):
+            return self.bounded_literal(tok)
+        if tok.kind not in (_T.ADD, _T.SUB, _T.LEFT_PAREN):
+            self.fail(tok.pos, _UNSUPPORTED_DURATION)
+        operand = self.peek()
+        if operand.kind not in _DURATION_START:
+            self.unexpected(operand)
+        if tok.kind is _T.LEFT_PAREN:
+            self.duration_expr(0)
+            self.fail(operand.pos, _NOT_ENABLED_DURATION)
+        seconds = self.duration_expr(_POW_PRECEDENCE)
+        seconds = -seconds if tok.kind is _T.SUB else seconds
+        if abs(seconds) > _MAX_DURATION_SECONDS:
+            self.fail(tok.pos, "duration out of range")
+        return seconds
+
+    def bounded_literal(self, tok: _Token) -> float:
+        seconds = self.literal_seconds(tok)
+        if abs(seconds) > _MAX_DURATION_SECONDS:
+            self.fail(tok.pos, "duration out of range")
+        return seconds
+
     def offset(self, expr: Expr) -> Expr:
         self.advance()  # offset
-        tok = self.peek()
-        negative = tok.kind is _T.SUB
-        if negative:
+        sign = tok = self.peek()
+        if sign.kind in (_T.ADD, _T.SUB):
             self.advance()
             tok = self.peek()
-        if tok.kind is not _T.DURATION:
-            self.unexpected(tok, "offset", "duration")
+        if tok.kind in (_T.STEP, _T.RANGE):
+            self.fail(tok.pos, _UNSUPPORTED_DURATION)
+        if tok.kind not in (_T.NUMBER, _T.DURATION):
+            self.unexpected(tok, "offset", _DURATION_EXPECTED)
         self.advance()
-        seconds = self.duration(tok)
+        seconds = self.literal_seconds(tok)
+        negative = sign.kind is _T.SUB
+        if abs(seconds) > _MAX_DURATION_SECONDS:
+            self.fail(sign.pos, "duration out of range")
         start = self.start_of(expr)
         target = self.modifier_target(expr, "offset modifier")
         if target.offset_seconds:
@@ -1636,8 +1865,11 @@ class _Parser:
     def call(self, name: _Token) -> Expr:
         self.advance()  # (
         args = self.call_args()
-        if name.val not in FUNCTIONS:
+        signature = FUNCTIONS.get(name.val)
+        if signature is None:
             self.fail(name.pos, f"unknown function with name {go_quote(name.val)}")
+        if signature.experimental:
+            self.fail(name.pos, f"function {go_quote(name.val)} is not enabled")
         return self.node(Call(name.val, args), name.pos)
 
     def call_args(self) -> tuple[Expr, ...]:
@@ -1677,6 +1909,12 @@ class _Parser:
         name = op.val.lower()
         if not args:
             self.fail(op.pos, "no arguments for aggregate expression provided")
+        if name in _EXPERIMENTAL_AGGREGATORS:
+            self.fail(
+                op.pos,
+                f"{name}() is experimental and must be enabled with "
+                "--enable-feature=promql-experimental-functions",
+            )
         wanted = 2 if name in _PARAM_AGGREGATORS else 1
         if len(args) != wanted:
             self.fail(
@@ -1695,12 +1933,13 @@ class _Parser:
         labels: list[str] = []
         while self.peek().kind is not _T.RIGHT_PAREN:
             tok = self.peek()
-            if tok.kind not in _MAYBE_LABEL:
+            if tok.kind not in _MAYBE_LABEL and tok.kind is not _T.STRING:
                 self.unexpected(tok, "grouping opts", "label")
             self.advance()
-            if not _is_label(tok.val):
-                self.unexpected(tok, "grouping opts", "label")
-            labels.append(tok.val)
+            label = _unquote(tok.val) if tok.kind is _T.STRING else tok.val
+            if not _is_utf8_label(label):
+                self.fail(tok.pos, f"invalid label name for grouping: {go_quote(label)}")
+            labels.append(label)
             sep = self.peek()
             if sep.kind is _T.COMMA:
                 self.advance()
@@ -1728,6 +1967,27 @@ class _Parser:
             elif following.kind not in _EXPR_START:
                 self.unexpected(following, "grouping opts", '"("')
         return return_bool, VectorMatching(card, on, labels, include)
+
+    def fill_modifiers(self) -> bool:
+        """`fill(v)`, `fill_left(v) [fill_right(v)]`, ...: whether any was written."""
+        sides: list[_T] = []
+        while (kind := self.peek().kind) in _FILLS and _T.FILL not in sides and kind not in sides:
+            if sides and kind is _T.FILL:
+                break
+            sides.append(self.advance().kind)
+            for expected in (_T.LEFT_PAREN, None, _T.RIGHT_PAREN):
+                tok = self.peek()
+                if expected is None:
+                    if tok.kind in (_T.ADD, _T.SUB):
+                        self.advance()
+                        tok = self.peek()
+                    if tok.kind not in (_T.NUMBER, _T.DURATION):
+                        self.unexpected(tok)
+                    self.literal_seconds(tok)
+                elif tok.kind is not expected:
+                    self.unexpected(tok)
+                self.advance()
+        return bool(sides)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1863,7 +2123,7 @@ class _Checker:
         assert isinstance(node, VectorSelector)
         if node.name:
             for matcher in node.matchers:
-                if matcher.name == "__name__":
+                if matcher.name == METRIC_NAME:
                     self.fail_at(
                         node,
                         f"metric name must not be set twice: {go_quote(node.name)} "
@@ -1903,12 +2163,26 @@ def _modifiers(offset_seconds: float, at: AtModifier) -> str:
     return text
 
 
+def _format_label(name: str) -> str:
+    """A label name as PromQL 3 writes it: bare when it can be, else quoted."""
+    return name if _is_legacy_label(name) else go_quote(name)
+
+
+def _format_labels(names: tuple[str, ...]) -> str:
+    return ", ".join(map(_format_label, names))
+
+
+def _format_matcher(matcher: LabelMatcher) -> str:
+    if matcher.name == METRIC_NAME and matcher.op == "=" and not _is_legacy_metric(matcher.value):
+        return go_quote(matcher.value)  # `{"http.requests"}`
+    return f"{_format_label(matcher.name)}{matcher.op}{go_quote(matcher.value)}"
+
+
 def _format_selector(node: VectorSelector) -> str:
     name = node.name or ""
     if not node.matchers:
         return name or "{}"
-    inner = ",".join(f"{m.name}{m.op}{go_quote(m.value)}" for m in node.matchers)
-    return f"{name}{{{inner}}}"
+    return f"{name}{{{','.join(map(_format_matcher, node.matchers))}}}"
 
 
 def _format_matching(node: BinaryExpr) -> str:
@@ -1918,10 +2192,10 @@ def _format_matching(node: BinaryExpr) -> str:
     grouped = matching.card in ("many-to-one", "one-to-many")
     if not (matching.matching_labels or matching.on or grouped):
         return ""
-    text = f" {'on' if matching.on else 'ignoring'} ({', '.join(matching.matching_labels)})"
+    text = f" {'on' if matching.on else 'ignoring'} ({_format_labels(matching.matching_labels)})"
     if grouped:
         side = "left" if matching.card == "many-to-one" else "right"
-        text += f" group_{side} ({', '.join(matching.include)})"
+        text += f" group_{side} ({_format_labels(matching.include)})"
     return text
 
 
@@ -1953,7 +2227,7 @@ def format_expr(expr: Expr) -> str:
             head = expr.op
             if expr.without or expr.grouping:
                 keyword = "without" if expr.without else "by"
-                head += f" {keyword} ({', '.join(expr.grouping)}) "
+                head += f" {keyword} ({_format_labels(expr.grouping)}) "
             param = "" if expr.param is None else format_expr(expr.param) + ", "
             return f"{head}({param}{format_expr(expr.expr)})"
         case BinaryExpr():
@@ -1982,7 +2256,7 @@ def _parse_cached(text: str) -> Expr:
 
 
 def parse(expr: str) -> Expr:
-    """Parse and type-check a PromQL expression like Prometheus 2.45's `parser.ParseExpr`.
+    """Parse and type-check a PromQL expression like Prometheus 3.10's `parser.ParseExpr`.
 
     Raises `PromQLSyntaxError` with Prometheus' message, e.g.
     `1:45: parse error: unexpected end of input`.
