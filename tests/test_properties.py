@@ -3,7 +3,10 @@ figure that reaches a client is NaN or infinite."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -11,14 +14,17 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slogate.core.budget import clean_ratio
+from slogate.core.durations import format_duration
+from slogate.core.model import SLO
 from slogate.core.policy import Policy
-from slogate.core.snapshot import SLOStatus
+from slogate.core.snapshot import Snapshot
 from slogate.core.views import status_view
 from slogate.errors import PromQLSyntaxError
+from slogate.evaluation.evaluator import Evaluator, Mode
 from slogate.sloth import promql
 from slogate.sloth.spec import check_text
 from tests.factories import make_slo
+from tests.test_evaluator import backend, vector
 
 scalars = st.one_of(
     st.none(),
@@ -83,15 +89,62 @@ def test_promql_parser_only_raises_its_own_error(text: str) -> None:
         assert str(exc).count(":") >= 2  # "line:col: parse error: ..."
 
 
-SLO_ = make_slo("api", "a")
-ratios = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.floats(0, 1))
+SLO_ = make_slo(
+    "api",
+    "a",
+    errors="sum(rate(errors_total[{{.window}}]))",
+    total="sum(rate(requests_total[{{.window}}]))",
+)
+# What Prometheus answers, raw: NaN (0/0), ±Inf (x/0), any float, or no series at all.
+answers = st.one_of(
+    st.none(),
+    st.sampled_from([math.nan, math.inf, -math.inf]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(0, 1),
+)
 
 
-@settings(max_examples=300)
-@given(st.lists(ratios, min_size=8, max_size=8), st.floats(0, 100, exclude_min=True))
-def test_no_nan_or_infinity_reaches_a_client(values: list[float | None], objective: float) -> None:
+def prometheus_float(value: float) -> str:
+    """A sample value as Prometheus' JSON writes it (Go's strconv.FormatFloat 'f', -1)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
+
+
+def snapshot_for(slo: SLO, raw: dict[str, float | None], traffic: float | None) -> Snapshot:
+    """Evaluate `slo` against a Prometheus that answers `raw[window]` for each window's errors
+    and `traffic` for the traffic query of an empty window."""
+    windows = re.compile(r"\[(\w+)\]")
+
+    def answer(query: str) -> dict[str, Any]:
+        found = windows.search(query)
+        value = traffic if "errors_total" not in query else raw[found[1] if found else ""]
+        return vector() if value is None else vector(prometheus_float(value))
+
+    async def run() -> Snapshot:
+        async with backend(answer, []) as client:
+            return await Evaluator(client, mode=Mode.DIRECT).evaluate([slo], at=1000.0)
+
+    return asyncio.run(run())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(answers, min_size=8, max_size=8),
+    st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+    st.floats(0, 100, exclude_min=True),
+)
+def test_no_nan_or_infinity_reaches_a_client(
+    values: list[float | None], traffic: float | None, objective: float
+) -> None:
+    """Raw NaN and ±Inf from Prometheus come out as no data (null), never as NaN or Infinity."""
     slo = replace(SLO_, objective=objective)
-    status = SLOStatus(
-        slo, {w: clean_ratio(v) for w, v in zip(slo.windows.windows, values, strict=True)}, 1.0, 1.0
-    )
+    raw = {format_duration(w): v for w, v in zip(slo.windows.windows, values, strict=True)}
+    status = snapshot_for(slo, raw, traffic).statuses[slo.id]
+    assert status.error is None
+    for window, value in zip(slo.windows.windows, values, strict=True):
+        if value is not None and not math.isfinite(value):
+            assert status.error_ratios[window] is None
     json.dumps(status_view(status, Policy(), 2.0), allow_nan=False)  # raises on NaN or Infinity
