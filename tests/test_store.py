@@ -34,15 +34,37 @@ async def opened(path: Path) -> SQLiteStore:
     return store
 
 
+def schema_versions(path: Path) -> list[tuple[int]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT version FROM schema_version").fetchall()
+    finally:
+        conn.close()
+
+
 async def test_schema_version_and_wal(tmp_path: Path) -> None:
     store = await opened(tmp_path / "s.db")
     await store.close()
     conn = sqlite3.connect(tmp_path / "s.db")
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(len(MIGRATIONS),)]
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.close()
-    again = await opened(tmp_path / "s.db")  # reopening migrates nothing and keeps data
-    await again.close()
+    assert schema_versions(tmp_path / "s.db") == [(len(MIGRATIONS),)]
+
+
+async def test_reopening_migrates_nothing_and_keeps_data(tmp_path: Path) -> None:
+    store = await opened(tmp_path / "s.db")
+    written = [record(1), record(2, "search")]
+    for item in written:
+        await store.record_decision(item)
+    await store.close()
+    again = await opened(tmp_path / "s.db")
+    try:
+        assert await again.decisions(DecisionQuery(limit=10)) == written[::-1]
+        await again.record_decision(record(3))
+        assert [r.body["n"] for r in await again.decisions(DecisionQuery(limit=10))] == [3, 2, 1]
+    finally:
+        await again.close()
+    assert schema_versions(tmp_path / "s.db") == [(len(MIGRATIONS),)]
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
