@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 
@@ -14,14 +15,15 @@ from slogate.core.signatures import sign
 from slogate.errors import DeliveryError
 from slogate.notify.paging import backoff
 from slogate.notify.sinks import (
+    SIGNATURE_HEADER,
     Action,
     Notification,
+    WebhookSink,
     alertmanager_alerts,
     check_response,
     opsgenie_request,
     pagerduty_event,
     slack_message,
-    webhook_body,
 )
 
 INCIDENT = Incident(
@@ -101,11 +103,38 @@ def test_slack_text() -> None:
     assert slack_message(note(Action.RESOLVE))["text"].startswith(":white_check_mark: *RESOLVED*")
 
 
-def test_webhook_body_is_signed_json() -> None:
-    body = webhook_body(note(Action.TRIGGER))
-    doc = json.loads(body)
+def rfc2104_sha256(key: bytes, message: bytes) -> str:
+    """HMAC-SHA256 written out from RFC 2104, independently of the `hmac` module."""
+    block = (
+        key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+    )
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block) + message).digest()
+    return hashlib.sha256(bytes(b ^ 0x5C for b in block) + inner).hexdigest()
+
+
+def test_signature_matches_rfc_4231_test_case_2() -> None:
+    expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    assert sign("Jefe", b"what do ya want for nothing?") == f"sha256={expected}"
+    assert rfc2104_sha256(b"Jefe", b"what do ya want for nothing?") == expected
+
+
+async def test_webhook_delivery_is_signed_over_the_exact_body_sent() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(204)
+
+    secret = "s3cr\u00e9t-" + "k" * 70  # non-ASCII and longer than a SHA-256 block
+    sink = WebhookSink("hook", "http://hook.test/slo", secret)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        await sink.deliver(note(Action.TRIGGER), http)
+    [request] = sent
+    doc = json.loads(request.content)
     assert doc["action"] == "trigger" and doc["incident"]["service"] == "payments"
-    assert sign("secret", body).startswith("sha256=") and len(sign("secret", body)) == 71
+    signature = rfc2104_sha256(secret.encode(), request.content)
+    assert request.headers[SIGNATURE_HEADER] == f"sha256={signature}"
+    assert request.headers["X-Slogate-Event"] == "trigger"
 
 
 @pytest.mark.parametrize(
