@@ -4,17 +4,15 @@ playing api.github.com), caching and refresh, and fixed tokens read again from t
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from slogate.config import GitHubConfig
 from slogate.errors import ConfigError, GitHubAuthError
@@ -29,18 +27,18 @@ PEM = KEY.private_bytes(
 NOW = 1_800_000_000.0
 
 
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def verified_claims(jwt: str, public: rsa.RSAPublicKey) -> dict[str, Any]:
-    """The JWT's claims, once its RS256 signature checks out against `public`."""
-    header, body, signature = jwt.split(".")
-    public.verify(
-        unb64(signature), f"{header}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256()
+def verified_claims(token: str, public: rsa.RSAPublicKey) -> dict[str, Any]:
+    """The JWT's claims once PyJWT, an independent implementation, has verified its RS256
+    signature, its issuer and that every claim GitHub requires is there. Times are checked by
+    the callers against their own clock (PyJWT would use the wall clock)."""
+    assert jwt.get_unverified_header(token) == {"alg": "RS256", "typ": "JWT"}
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        public,
+        algorithms=["RS256"],
+        issuer="123456",
+        options={"require": ["iat", "exp", "iss"], "verify_exp": False, "verify_iat": False},
     )
-    assert json.loads(unb64(header)) == {"alg": "RS256", "typ": "JWT"}
-    claims: dict[str, Any] = json.loads(unb64(body))
     return claims
 
 
@@ -48,8 +46,10 @@ def test_the_app_jwt_is_signed_with_the_app_key_and_short_lived() -> None:
     claims = verified_claims(app_jwt("123456", KEY, NOW), KEY.public_key())
     assert claims == {"iat": NOW - 60, "exp": NOW + 540, "iss": "123456"}
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    with pytest.raises(InvalidSignature):  # another app's key
+    with pytest.raises(jwt.InvalidSignatureError):  # another app's key
         verified_claims(app_jwt("123456", KEY, NOW), other.public_key())
+    with pytest.raises(jwt.InvalidIssuerError):  # another app's id
+        verified_claims(app_jwt("654321", KEY, NOW), KEY.public_key())
 
 
 class FakeGitHub:
@@ -65,9 +65,9 @@ class FakeGitHub:
         self.requests.append(request)
         assert request.method == "POST"
         assert request.headers["Accept"] == "application/vnd.github+json"
-        scheme, _, jwt = request.headers["Authorization"].partition(" ")
+        scheme, _, token = request.headers["Authorization"].partition(" ")
         assert scheme == "Bearer"
-        claims = verified_claims(jwt, KEY.public_key())
+        claims = verified_claims(token, KEY.public_key())
         assert claims["iss"] == "123456" and claims["iat"] <= self.clock < claims["exp"]
         if self.status != 201:
             return httpx.Response(self.status, json={"message": "Bad credentials"})
