@@ -1,8 +1,11 @@
 """Tests of the PromQL parser, printer and helpers in `slogate.promql`.
 
-The expected error messages were checked against Prometheus itself (`/api/v1/query` of a local
-Prometheus 2.42 server, whose parser matches 2.45's); duration errors use the wording of
-prometheus/common 0.44 (Prometheus 2.45).
+Baseline: Prometheus 3.10's `parser.ParseExpr` (prometheus v0.310.0, as pinned by Sloth v0.16),
+feature flags off. Messages unchanged since 2.x were checked against a running Prometheus
+(Debian's 2.42, `/api/v1/query`); those of what 3.x added or changed (quoted names, duration
+expressions, experimental functions and modifiers, `<op:@>`) are taken from v3.10.0's
+generated_parser.y, lex.go and parse.go, since no Prometheus 3 binary runs here. Duration
+errors use prometheus/common's `model.ParseDuration` wording.
 """
 
 from __future__ import annotations
