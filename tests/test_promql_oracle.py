@@ -38,8 +38,10 @@ def oracle(text: str) -> str:
 
 
 def assert_same_reading(text: str) -> None:
-    rendered = format_expr(parse(text))
+    parsed = parse(text)
+    rendered = format_expr(parsed)
     assert oracle(rendered) == oracle(text), f"{text!r} rendered as {rendered!r}"
+    assert parse(rendered) == parsed
 
 
 # -- generated expressions, typed so that they are valid -------------------------------------

@@ -2204,7 +2204,8 @@ def format_expr(expr: Expr) -> str:
 
     Differences from Prometheus, all so that `parse(format_expr(e)) == e` for any parsed `e`:
     label matchers keep their written order (Prometheus sorts them), `{__name__=""}` and
-    `ignoring() group_left` are kept, and +Inf is printed `Inf`.
+    `ignoring() group_left` are kept, and +Inf is printed `Inf`. Names that are not plain
+    identifiers are quoted as Prometheus 3 prints them: `{"a.b", "c.d"="x"}`, `by ("a.b")`.
     """
     match expr:
         case NumberLiteral(value=value):
