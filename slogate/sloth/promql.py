@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FUNCTIONS",
+    "METRIC_NAME",
     "AggregateExpr",
     "AtModifier",
     "BinaryExpr",
