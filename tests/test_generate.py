@@ -737,3 +737,21 @@ _TEXT = st.text(
 def test_written_scalars_read_back(value: str) -> None:
     assume(value not in ("=", "<<"))  # PyYAML-only tags (YAML 1.1 value/merge)
     assert yaml.safe_load(dump({"k": value, "l": [value]})) == {"k": value, "l": [value]}
+
+
+def test_quoted_utf8_names_reach_the_rules_unchanged() -> None:
+    """An OpenTelemetry-named SLI (Prometheus 3 syntax) generates rules in the same syntax."""
+    run = run_generate("-i", Path(__file__).parent / "fixtures" / "specs" / "otel.yml")
+    assert run.code == 0, run.stderr
+    exprs = [
+        rule["expr"]
+        for doc in documents(run.stdout)
+        for group in doc["groups"]
+        for rule in group["rules"]
+    ]
+    assert len(exprs) == 15
+    assert all(promql.parse(expr) for expr in exprs)
+    assert exprs[0] == (
+        '(sum(rate({"http.server.request.duration_count", "http.response.status_code"=~"5.."}'
+        '[5m])))\n/\n(sum(rate({"http.server.request.duration_count"}[5m])))\n'
+    )
