@@ -1,8 +1,8 @@
-"""`slogate generate` against Sloth's goldens, the SLO plugins and the CLI (YAML: sloth/).
+"""`slogate generate` against Sloth's goldens, the SLO plugins and the CLI.
 
 Every golden pair is generated and compared twice: byte for byte, and structurally (parsed YAML
 equal, every `expr` compared after `promql.parse`), so a byte difference is reported per file
-while equivalence is always asserted.
+while equivalence is always asserted. The YAML writer's own tests: `sloth/test_rules_yaml.py`.
 """
 
 from __future__ import annotations

@@ -15,8 +15,11 @@ hints exactly as yaml.v2 does. Mappings keep the order given (yaml.v2's "natural
 computed here) and no anchors are written.
 
 Without libyaml, PyYAML's pure-Python emitter is used. It finds NEL (U+0085) and characters
-past U+FFFF printable, where libyaml does not and so double-quotes (and escapes) them: strings
-holding them request double quotes there.
+past U+FFFF printable where libyaml double-quotes and escapes them, so strings holding them
+request double quotes there; then it writes the same bytes on every Sloth golden and on any
+document no line of which passes column 80. Past it, it may fold at other points than libyaml
+(a double-quoted scalar right after an escape, not only at a space): the same values, other
+bytes. `tests/sloth/test_rules_yaml.py` checks all of this against the emitter it replaced.
 """
 
 from __future__ import annotations
