@@ -200,7 +200,7 @@ _PIECES: Final = (
     "sum(rate(http_requests_total{code=~\"5..\"}[5m]))", "x" * 40, " or " * 3,
 )  # fmt: skip
 _TEXT: Final = st.one_of(
-    st.lists(st.sampled_from(_PIECES), max_size=30).map("".join),
+    st.lists(st.sampled_from(_PIECES), max_size=24).map("".join),
     st.sampled_from(_PIECES),
     st.text(max_size=20),
 )
@@ -231,14 +231,14 @@ _GROUPS: Final = st.lists(
 _META: Final = st.builds(K8sMeta, name=_TEXT, namespace=_TEXT, labels=_LABELS, annotations=_LABELS)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_GROUPS)
 def test_rule_files_match_the_old_emitter(groups: list[RuleGroup]) -> None:
     node = rule_file_node(groups)
     assert dump(node) == legacy.dump(node)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(_META, _GROUPS)
 def test_prometheus_rules_match_the_old_emitter(meta: K8sMeta, groups: list[RuleGroup]) -> None:
     node = prometheus_rule_node(meta, groups)
@@ -249,7 +249,7 @@ def _strings(text: str) -> object:
     return yaml.load(text, Loader=yaml.BaseLoader)  # every scalar a string, as written
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(_META, _GROUPS)
 def test_python_emitter_matches_until_a_line_folds(meta: K8sMeta, groups: list[RuleGroup]) -> None:
     """PyYAML's Python emitter folds scalars past column 80 elsewhere than libyaml."""
