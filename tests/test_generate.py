@@ -1,8 +1,8 @@
-"""`slogate generate` against Sloth's goldens, the SLO plugins, the YAML writer and the CLI.
+"""`slogate generate` against Sloth's goldens, the SLO plugins and the CLI.
 
 Every golden pair is generated and compared twice: byte for byte, and structurally (parsed YAML
 equal, every `expr` compared after `promql.parse`), so a byte difference is reported per file
-while equivalence is always asserted.
+while equivalence is always asserted. The YAML writer's own tests: `sloth/test_rules_yaml.py`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import assume, given
-from hypothesis import strategies as st
 
 from slogate import __version__
 from slogate.cli.generate import NO_RULES, add_parser, cmd_generate, generate_text
@@ -39,13 +37,7 @@ from slogate.sloth.rules import (
     label_filter,
     rule_groups,
 )
-from slogate.sloth.rules_yaml import (
-    YAMLNode,
-    analyze_scalar,
-    dump,
-    go_key_less,
-    needs_double_quotes,
-)
+from slogate.sloth.rules_yaml import dump
 from slogate.sloth.spec import LoadOptions, check_text
 
 from .conftest import SLOTH, SLOTH_TESTDATA
@@ -651,107 +643,3 @@ def test_every_generated_expression_parses() -> None:
     for group in rules.groups:
         for rule in group.rules:
             promql.parse(rule.expr)
-
-
-# --- The YAML writer --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "quoted"),
-    [
-        ("2", True), ("0.2", True), ("true", True), ("Yes", True), ("off", True), ("~", True),
-        ("", True), ("0x1F", True), ("1_000", True), ("017", True), ("1e3", True), (".5", True),
-        ("2024-01-02", True), ("2024-1-2T10:00:00Z", True), ("1:20", True), ("-.inf", True),
-        ("myteam", False), ("1e999", False), ("2024-13-01", False), ("v1.2", False),
-        ("+", False), ("abc123", False), ("<<", False),
-    ],
-)  # fmt: skip
-def test_double_quotes_for_other_types(value: str, quoted: bool) -> None:
-    assert needs_double_quotes(value) is quoted
-
-
-@pytest.mark.parametrize(
-    ("value", "written"),
-    [
-        ("#alerts-myteam", "k: '#alerts-myteam'\n"),
-        ("a: b", "k: 'a: b'\n"),
-        ("it's", "k: it's\n"),
-        ("'q'", "k: '''q'''\n"),
-        ("{{$labels.x}} y", "k: '{{$labels.x}} y'\n"),
-        ("- x", "k: '- x'\n"),
-        ("line1\nline2\n", "k: |\n  line1\n  line2\n"),
-        ("no newline\nend", "k: |-\n  no newline\n  end\n"),
-        (" lead\n", "k: |2\n   lead\n"),
-        ("two\n\n", "k: |+\n  two\n\n"),
-        ("trail \nx\n", 'k: "trail \\nx\\n"\n'),
-        ("tab\there", 'k: "tab\\there"\n'),
-        ("émoji 😀", 'k: "émoji \\U0001F600"\n'),
-        ("héllo", "k: héllo\n"),
-    ],
-)
-def test_scalar_styles(value: str, written: str) -> None:
-    assert dump({"k": value}) == written
-
-
-def test_long_plain_scalars_fold_after_column_80() -> None:
-    value = "1 - slo:period_burn_rate:ratio{" + ", ".join(f'l{i}="v{i}"' for i in range(12)) + "}"
-    written = dump({"rules": [{"expr": value}]})
-    lines = written.splitlines()
-    assert len(lines) > 2
-    assert all(line.startswith("    ") for line in lines[2:])
-    assert all(len(line) <= 90 for line in lines)
-    assert yaml.safe_load(written) == {"rules": [{"expr": value}]}
-
-
-def test_structure_layout() -> None:
-    node: YAMLNode = {
-        "groups": [{"name": "g", "rules": [{"record": "r", "labels": {"a": "1"}}]}],
-        "e": [],
-    }
-    assert dump(node) == (
-        'groups:\n- name: g\n  rules:\n  - record: r\n    labels:\n      a: "1"\ne: []\n'
-    )
-
-
-def test_key_order_is_yaml_v2_natural_order() -> None:
-    assert go_key_less("a2", "a10")
-    assert go_key_less("_x", "a")  # non-letters before letters
-    assert go_key_less("app.kubernetes.io/component", "app.kubernetes.io/managed-by")
-    assert not go_key_less("b", "a")
-    assert go_key_less("a", "ab")
-
-
-def test_analysis_of_multiline_values() -> None:
-    assert analyze_scalar("a\nb").multiline
-    assert not analyze_scalar("a \nb").block_allowed
-    assert not analyze_scalar("a\n b").single_quoted_allowed
-
-
-_TEXT = st.text(
-    alphabet=st.sampled_from([*"ab1:#-'\"{}[] ,?|>&*!%@`.\n\t\\é", "😀", "\x85", "\x00"]),
-    max_size=40,
-)
-
-
-@given(_TEXT)
-def test_written_scalars_read_back(value: str) -> None:
-    assume(value not in ("=", "<<"))  # PyYAML-only tags (YAML 1.1 value/merge)
-    assert yaml.safe_load(dump({"k": value, "l": [value]})) == {"k": value, "l": [value]}
-
-
-def test_quoted_utf8_names_reach_the_rules_unchanged() -> None:
-    """An OpenTelemetry-named SLI (Prometheus 3 syntax) generates rules in the same syntax."""
-    run = run_generate("-i", Path(__file__).parent / "fixtures" / "specs" / "otel.yml")
-    assert run.code == 0, run.stderr
-    exprs = [
-        rule["expr"]
-        for doc in documents(run.stdout)
-        for group in doc["groups"]
-        for rule in group["rules"]
-    ]
-    assert len(exprs) == 15
-    assert all(promql.parse(expr) for expr in exprs)
-    assert exprs[0] == (
-        '(sum(rate({"http.server.request.duration_count", "http.response.status_code"=~"5.."}'
-        '[5m])))\n/\n(sum(rate({"http.server.request.duration_count"}[5m])))\n'
-    )

@@ -4,21 +4,35 @@ Two layouts: a Prometheus rule file (`groups:`; rule keys in `rulefmt.Rule` orde
 prometheus-operator `monitoring.coreos.com/v1 PrometheusRule` (Kubernetes' JSON→YAML path, every
 mapping's keys sorted). Each spec document gets Sloth's "Code generated" header.
 
-The emitter re-implements the parts of yaml.v2's libyaml-derived emitter that rule files use:
-block mappings and sequences (sequences not indented under their key, 2-space indent), the
-scalar style ladder (plain → single-quoted → double-quoted, literal `|` blocks for multi-line
-strings, double quotes for strings that would read back as another type, e.g. `"2"`), folding
-of long scalars at a space once past column 80, and yaml.v2's "natural" key order.
+yaml.v2's emitter is a Go port of libyaml, so PyYAML's libyaml binding (`CSafeDumper`) writes
+the same bytes once it is asked what yaml.v2 asks for: every string requests the style yaml.v2's
+`stringv` picks (a literal `|` block when multi-line, double quotes when the plain form would
+read back as another type under yaml.v2's resolver, e.g. `"2"`, `"y"`, `"0x1"`, else plain),
+and PyYAML's own YAML 1.1 resolver is switched off so that it never downgrades a plain request
+to single quotes (it reads `<<`, `=` or `2024-13-01` as non-strings; yaml.v2 does not). libyaml
+then falls back from plain to single to double quotes, folds at column 80 and writes block
+hints exactly as yaml.v2 does. Mappings keep the order given (yaml.v2's "natural" key order is
+computed here) and no anchors are written.
+
+Without libyaml, PyYAML's pure-Python emitter is used. It finds NEL (U+0085) and characters
+past U+FFFF printable where libyaml double-quotes and escapes them, so strings holding them
+request double quotes there; then it writes the same bytes on every Sloth golden and on any
+document no line of which passes column 80. Past it, it may fold at other points than libyaml
+(a double-quoted scalar right after an escape, not only at a space): the same values, other
+bytes. `tests/sloth/test_rules_yaml.py` checks all of this against the emitter it replaced.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
+
+import yaml
+from yaml.representer import SafeRepresenter
+from yaml.resolver import Resolver
 
 from slogate.core.durations import format_duration
 from slogate.core.model import Labels, no_labels
@@ -262,284 +276,93 @@ def needs_double_quotes(text: str) -> bool:
     return not _resolves_to_string(text) or bool(_BASE60_FLOAT.match(text))
 
 
-# --- Scalar analysis (libyaml's yaml_emitter_analyze_scalar) --------------------------------------
+# --- The emitter: libyaml asked for yaml.v2's choices --------------------------------------------
 
-_BREAKS = frozenset("\r\n\x85\u2028\u2029")
-_FIRST_INDICATORS = frozenset("#,[]{}&*!|>'\"%@`")
-
-
-def _printable(ch: str) -> bool:
-    code = ord(ch)
-    return (
-        ch == "\n"
-        or 0x20 <= code <= 0x7E
-        or 0xA0 <= code <= 0xD7FF
-        or (0xE000 <= code <= 0xFFFD and code != 0xFEFF)
-    )
+BEST_WIDTH: Final = 80  # yaml.v2's `best_width`: scalars fold at a space past this column
 
 
-@dataclass(frozen=True, slots=True)
-class ScalarAnalysis:
-    multiline: bool
-    plain_allowed: bool
-    single_quoted_allowed: bool
-    block_allowed: bool
-
-
-def _indicators(text: str) -> bool:
-    """Does `text` hold a block indicator that forbids the plain style?"""
-    if text.startswith(("---", "...")):
-        return True
-    preceded_by_space = True
-    for i, ch in enumerate(text):
-        followed_by_space = i + 1 >= len(text) or text[i + 1] in " \t"
-        if i == 0 and (ch in _FIRST_INDICATORS or (ch in "?:-" and followed_by_space)):
-            return True
-        if i > 0 and ((ch == ":" and followed_by_space) or (ch == "#" and preceded_by_space)):
-            return True
-        preceded_by_space = ch in " \t\0" or ch in _BREAKS
-    return False
-
-
-def analyze_scalar(text: str) -> ScalarAnalysis:
-    """Which styles can write `text` (block context, yaml.v2 with unicode output)."""
-    if not text:
-        return ScalarAnalysis(False, True, True, False)
-    line_breaks = any(ch in _BREAKS for ch in text)
-    special = any(not _printable(ch) for ch in text)
-    space_break = any(a == " " and b in _BREAKS for a, b in itertools.pairwise(text))
-    break_space = any(a in _BREAKS and b == " " for a, b in itertools.pairwise(text))
-    edge_space = text[0] == " " or text[-1] == " "
-    edge_break = text[0] in _BREAKS or text[-1] in _BREAKS
-    unsafe_quotes = space_break or special
-    return ScalarAnalysis(
-        multiline=line_breaks,
-        plain_allowed=not (edge_space or edge_break or break_space or unsafe_quotes or line_breaks)
-        and not _indicators(text),
-        single_quoted_allowed=not (break_space or unsafe_quotes),
-        block_allowed=not (text[-1] == " " or unsafe_quotes),
-    )
-
-
-# --- The emitter ----------------------------------------------------------------------------------
-
-BEST_WIDTH: Final = 80
-INDENT: Final = 2
-_ESCAPES: Final[Mapping[str, str]] = {
-    "\0": "0", "\a": "a", "\b": "b", "\t": "t", "\n": "n", "\v": "v", "\f": "f", "\r": "r",
-    "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P",
-}  # fmt: skip
-
-
-class _Emitter:
-    """Writes block-style YAML with libyaml's column and whitespace bookkeeping."""
-
-    def __init__(self) -> None:
-        self._out: list[str] = []
-        self._column = 0
-        self._whitespace = True
-        self._indention = True
-
-    def text(self) -> str:
-        return "".join(self._out)
-
-    # Low-level writes.
-
-    def _put(self, text: str) -> None:
-        self._out.append(text)
-        self._column += len(text)
-
-    def _put_break(self) -> None:
-        self._out.append("\n")
-        self._column = 0
-
-    def _write_break(self, ch: str) -> None:
-        """A line break of the value itself; any break character starts a new line."""
-        self._out.append("\n" if ch == "\n" else ch)
-        self._column = 0
-        self._indention = True
-
-    def _write_indent(self, indent: int) -> None:
-        if (
-            not self._indention
-            or self._column > indent
-            or (self._column == indent and not self._whitespace)
-        ):
-            self._put_break()
-        if self._column < indent:
-            self._put(" " * (indent - self._column))
-        self._whitespace = True
-        self._indention = True
-
-    def _indicator(self, text: str, *, need_space: bool, is_space: bool = False) -> None:
-        if need_space and not self._whitespace:
-            self._put(" ")
-        self._put(text)
-        self._whitespace = is_space
-        self._indention = False
-
-    # Structure.
-
-    def document(self, node: YAMLNode) -> None:
-        self._node(node, indent=-INDENT, in_mapping=False)
-        self._write_indent(0)
-
-    def _node(self, node: YAMLNode, indent: int, *, in_mapping: bool) -> None:
-        if isinstance(node, str):
-            self._scalar(node, indent + INDENT, simple_key=False)
-        elif isinstance(node, Mapping):
-            self._mapping(node, indent + INDENT)
-        else:
-            self._sequence(node, indent if in_mapping and indent >= 0 else indent + INDENT)
-
-    def _mapping(self, node: Mapping[str, YAMLNode], indent: int) -> None:
-        if not node:
-            self._indicator("{}", need_space=True)
-            return
-        for key, value in node.items():
-            self._write_indent(indent)
-            self._scalar(key, indent + INDENT, simple_key=True)
-            self._indicator(":", need_space=False)
-            self._node(value, indent, in_mapping=True)
-
-    def _sequence(self, node: Sequence[YAMLNode], indent: int) -> None:
-        if not node:
-            self._indicator("[]", need_space=True)
-            return
-        for item in node:
-            self._write_indent(indent)
-            self._indicator("-", need_space=True)
-            self._indention = True
-            self._node(item, indent, in_mapping=False)
-
-    # Scalars.
-
-    def _scalar(self, text: str, indent: int, *, simple_key: bool) -> None:
-        analysis = analyze_scalar(text)
-        style = _requested_style(text)
-        if simple_key and analysis.multiline:
-            style = '"'
-        if style == "" and not analysis.plain_allowed:
-            style = "'"
-        if style == "'" and not analysis.single_quoted_allowed:
-            style = '"'
-        if style == "|" and (not analysis.block_allowed or simple_key):
-            style = '"'
-        folding = not simple_key
-        if style == "":
-            self._plain(text, indent, folding)
-        elif style == "'":
-            self._single_quoted(text, indent, folding)
-        elif style == '"':
-            self._double_quoted(text, indent, folding)
-        else:
-            self._literal(text, indent)
-
-    def _fold_here(self, text: str, i: int, spaces: bool, folding: bool) -> bool:
-        return (
-            folding
-            and not spaces
-            and self._column > BEST_WIDTH
-            and 0 < i < len(text) - 1
-            and text[i + 1] != " "
-        )
-
-    def _plain(self, text: str, indent: int, folding: bool) -> None:
-        if not self._whitespace:
-            self._put(" ")
-        spaces = False
-        for i, ch in enumerate(text):
-            if ch == " " and self._fold_here(text, i, spaces, folding):
-                self._write_indent(indent)
-            else:
-                self._put(ch)
-            spaces = ch == " "
-        self._whitespace = False
-        self._indention = False
-
-    def _single_quoted(self, text: str, indent: int, folding: bool) -> None:
-        self._indicator("'", need_space=True)
-        spaces = breaks = False
-        for i, ch in enumerate(text):
-            if ch in _BREAKS:  # only U+2028/U+2029 get here: the others need double quotes
-                self._write_break(ch)
-                breaks = True
-                continue
-            if breaks:
-                self._write_indent(indent)
-            if ch == " " and self._fold_here(text, i, spaces, folding):
-                self._write_indent(indent)
-            else:
-                self._put("''" if ch == "'" else ch)
-            spaces, breaks = ch == " ", False
-        self._indicator("'", need_space=False)
-
-    def _double_quoted(self, text: str, indent: int, folding: bool) -> None:
-        self._indicator('"', need_space=True)
-        spaces = False
-        for i, ch in enumerate(text):
-            if not _printable(ch) or ch in _BREAKS or ch in '"\\\ufeff':
-                self._put("\\" + _escape(ch))
-                spaces = False
-                continue
-            folds = ch == " " and folding and not spaces and self._column > BEST_WIDTH
-            if folds and 0 < i < len(text) - 1:
-                self._write_indent(indent)
-                if text[i + 1] == " ":
-                    self._put("\\")
-            else:
-                self._put(ch)
-            spaces = ch == " "
-        self._indicator('"', need_space=False)
-
-    def _literal(self, text: str, indent: int) -> None:
-        self._indicator("|" + _block_hints(text), need_space=True)
-        self._put_break()
-        self._indention = True
-        self._whitespace = True
-        breaks = True
-        for ch in text:
-            if ch in _BREAKS:
-                self._write_break(ch)
-                breaks = True
-            else:
-                if breaks:
-                    self._write_indent(indent)
-                self._put(ch)
-                self._indention = False
-                breaks = False
-
-
-def _requested_style(text: str) -> str:
+def scalar_style(text: str) -> str | None:
     """yaml.v2 `stringv`: `|` if multi-line, `"` if the plain form reads back as another type."""
     if "\n" in text:
         return "|"
-    return '"' if needs_double_quotes(text) else ""
+    return '"' if needs_double_quotes(text) else None
 
 
-def _escape(ch: str) -> str:
-    if ch in _ESCAPES:
-        return _ESCAPES[ch]
-    code = ord(ch)
-    if code <= 0xFF:
-        return f"x{code:02X}"
-    if code <= 0xFFFF:
-        return f"u{code:04X}"
-    return f"U{code:08X}"
+class _GoYAML(SafeRepresenter, Resolver):
+    """Strings styled as yaml.v2 styles them, no implicit resolution, no anchors."""
+
+    def requested_style(self, text: str) -> str | None:
+        return scalar_style(text)
+
+    def represent_str(self, data: str) -> yaml.ScalarNode:
+        return self.represent_scalar(
+            "tag:yaml.org,2002:str", data, style=self.requested_style(data)
+        )
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
-def _block_hints(text: str) -> str:
-    """Indentation and chomping indicators of a literal block (`|2-`, `|-`, `|+`)."""
-    hints = str(INDENT) if text[:1] == " " or text[:1] in _BREAKS else ""
-    if not text or text[-1] not in _BREAKS:
-        return hints + "-"
-    if len(text) == 1 or text[-2] in _BREAKS:
-        return hints + "+"
-    return hints
+_GoYAML.add_representer(str, _GoYAML.represent_str)
+# yaml.v2's resolution is `needs_double_quotes`; PyYAML's (YAML 1.1) must not second-guess it.
+_GoYAML.yaml_implicit_resolvers = {}
 
 
-def dump(node: YAMLNode) -> str:
-    """`node` as yaml.v2's `Marshal` writes it (mappings in the order given)."""
-    emitter = _Emitter()
-    emitter.document(node)
-    return emitter.text()
+# Printable to PyYAML's Python emitter, not to libyaml: NEL and characters past the BMP.
+_PYTHON_ONLY_PRINTABLE: Final = re.compile("[\x85\U00010000-\U0010ffff]")
+
+
+class PythonGoYAMLDumper(_GoYAML, yaml.SafeDumper):
+    """PyYAML's pure-Python emitter, told to double-quote what only it finds printable."""
+
+    def requested_style(self, text: str) -> str | None:
+        return '"' if _PYTHON_ONLY_PRINTABLE.search(text) else scalar_style(text)
+
+
+Dumper: TypeAlias = type[yaml.SafeDumper | yaml.CSafeDumper]
+GoYAMLDumper: Dumper = PythonGoYAMLDumper
+if yaml.__with_libyaml__:
+
+    class LibYAMLGoYAMLDumper(_GoYAML, yaml.CSafeDumper):
+        """libyaml's emitter: the C original of yaml.v2's Go port."""
+
+    GoYAMLDumper = LibYAMLGoYAMLDumper
+
+
+def dump(node: YAMLNode, *, dumper: Dumper = GoYAMLDumper) -> str:
+    """`node` (dicts, lists, strings) as yaml.v2's `Marshal` writes it (mappings in order)."""
+    text = yaml.dump(node, Dumper=dumper, allow_unicode=True, sort_keys=False, width=BEST_WIDTH)
+    return _close_quotes_after_breaks(_without_open_end(text))
+
+
+# Two places where libyaml (and PyYAML) write other bytes than yaml.v2 v2.4.0, undone here:
+#
+# 1. A document whose last scalar is a `|+` block is "open-ended": libyaml ends the stream with
+#    a `...` line, yaml.v2's `encoder.finish` clears `open_ended` first. The root is always a
+#    mapping, so a last line `...` at column 0 is never content.
+# 2. A single-quoted scalar ending in a line break (U+2028 or U+2029: any other break makes the
+#    string a literal block or double-quoted): libyaml >= 0.2.2 indents the closing quote on the
+#    new line, yaml.v2 writes it right after the break. Those quotes are found by the parser's
+#    marks, parsing only a text that holds one of the two characters.
+_OPEN_END: Final = "\n...\n"
+_QUOTABLE_BREAKS: Final = ("\u2028", "\u2029")
+
+
+def _without_open_end(text: str) -> str:
+    return text[: -len(_OPEN_END) + 1] if text.endswith(_OPEN_END) else text
+
+
+def _close_quotes_after_breaks(text: str) -> str:
+    if not any(ch in text for ch in _QUOTABLE_BREAKS):
+        return text
+    closing_quotes = [
+        event.end_mark.index - 1
+        for event in yaml.parse(text, Loader=yaml.SafeLoader)
+        if isinstance(event, yaml.ScalarEvent)
+        and event.style == "'"
+        and event.value.endswith(_QUOTABLE_BREAKS)
+        and event.end_mark is not None
+    ]
+    for quote in reversed(closing_quotes):
+        text = text[:quote].rstrip(" ") + text[quote:]
+    return text
