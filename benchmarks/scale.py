@@ -523,8 +523,9 @@ def report(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
 
 
 def report_costs(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
-    """Where slogate's cycles went: Prometheus' own evaluation time against the cycle, the
-    ratio of the two, the parts of slogate's share, and direct mode with long windows summed
+    """Where slogate's cycles went: Prometheus' own evaluation time against the cycle (summed
+    over the cycle's queries, up to 16 of which overlap in direct mode: there it is CPU-like,
+    and can exceed the cycle's wall time), the ratio of the two, the parts of slogate's share, and direct mode with long windows summed
     from hourly buckets against the one-shot queries (burn rates within 1%). Non-zero when the
     incremental figures stray from the one-shot ones by more than 1%."""
     print()

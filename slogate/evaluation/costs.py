@@ -22,7 +22,7 @@ class QueryCosts:
     """Turning answers' bytes into samples."""
     backend: float = 0.0
     """The backend's own evaluation time, as it reports it (Prometheus' `stats=all`:
-    `evalTotalTime`); 0 when it does not."""
+    `evalTotalTime`), summed over queries that may overlap; 0 when it does not."""
 
     def copy(self) -> QueryCosts:
         return QueryCosts(self.queries, self.waiting, self.decoding, self.backend)
