@@ -90,15 +90,10 @@ async def measure(prometheus_url: str, calls: int) -> None:
 
             client._http.event_hooks["request"].append(count)
             await rt.engine.run_cycle()
-            runner = web.AppRunner(rt.app, access_log=None)
-            await runner.setup()
             port = free_port()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
-            try:
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-                    await run_calls(http, calls, sent)
-            finally:
-                await runner.cleanup()
+            await web.TCPSite(rt.runner, "127.0.0.1", port).start()
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                await run_calls(http, calls, sent)
 
 
 async def run_calls(http: httpx.AsyncClient, calls: int, sent: list[int]) -> None:

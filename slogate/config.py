@@ -3,6 +3,11 @@
 Strict where Sloth specs are lenient: an unknown key or a wrong type is an error naming the file
 and the key, so a typo never silently changes what blocks a release. Pure: parse from text.
 
+Each section is a msgspec Struct: the Structs are at once the file's schema (`json_schema()`,
+published as `docs/slogate.schema.json` for editors), its checks (types, bounds, unknown keys)
+and the values the rest of slogate reads. msgspec's errors are reworded into slogate's own
+`file: key.path: reason` form.
+
     prometheus:   {url, timeout, connect_timeout, max_concurrency, headers, bearer_token_file}
     evaluation:   {interval, mode: auto|rules|direct, batch_size}
     specs:        {path, default_period, windows_path, watch_interval}
@@ -28,10 +33,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, TypeVar
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any, Literal, cast
 
+import msgspec
 import yaml
 
 from slogate.core.canary import CanarySettings
@@ -39,41 +46,72 @@ from slogate.core.durations import parse_duration
 from slogate.core.policy import FailMode, Policy, PolicyConfig, PolicyRule, ReasonCode
 from slogate.errors import ConfigError
 
-T = TypeVar("T")
+
+class Seconds(float):
+    """A duration in Prometheus' form (`30s`, `5m`, `1h30m`, `7d`), positive; as seconds."""
 
 
-@dataclass(frozen=True, slots=True)
-class PrometheusConfig:
+def seconds(value: float) -> Seconds:
+    """A default duration (kept a plain float, as the JSON schema's default must be)."""
+    return cast(Seconds, value)
+
+
+Positive = Annotated[int, msgspec.Meta(gt=0)]
+Ratio = Annotated[float, msgspec.Meta(ge=0, le=1)]
+SinkType = Literal["alertmanager", "pagerduty", "opsgenie", "slack", "webhook"]
+Severity = Literal["page", "ticket"]
+SINK_TYPES: tuple[str, ...] = typing.get_args(SinkType)
+
+
+class Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A mapping of the config file: unknown keys are errors."""
+
+
+def _http_url(value: str) -> None:
+    if value and not value.startswith(("https://", "http://")):
+        raise ValueError("must be an http(s) URL")
+
+
+class PrometheusConfig(Section, frozen=True, kw_only=True):
     url: str = ""
-    timeout: float = 10.0
-    connect_timeout: float = 3.0
-    max_concurrency: int = 16
-    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: Seconds = seconds(10.0)
+    connect_timeout: Seconds = seconds(3.0)
+    max_concurrency: Positive = 16
+    headers: dict[str, str] = {}
     bearer_token_file: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SpecsConfig:
+class EvaluationConfig(Section, frozen=True, kw_only=True):
+    interval: Seconds = seconds(30.0)
+    mode: Literal["auto", "rules", "direct"] = "auto"
+    """Where error ratios come from: Sloth's recording rules where loaded (auto), only them
+    (rules), or one query per SLO (direct)."""
+    batch_size: Positive = 10
+    """SLOs evaluated directly in one query at most (fewer when that leaves the backend's
+    concurrency unused)."""
+
+
+class SpecsConfig(Section, frozen=True, kw_only=True):
     path: str = ""
-    default_period: float = 30 * 86_400
+    default_period: Seconds = seconds(30 * 86_400.0)
     windows_path: str = ""
-    watch_interval: float = 5.0
+    watch_interval: Seconds = seconds(5.0)
 
 
-@dataclass(frozen=True, slots=True)
-class StoreConfig:
+class StoreConfig(Section, frozen=True, kw_only=True):
     path: str = "slogate.db"
 
 
-@dataclass(frozen=True, slots=True)
-class FlaggerConfig:
+class FlaggerConfig(Section, frozen=True, kw_only=True):
     """Canary (`namespace/name` or `name`) → slogate service, where the names differ."""
 
-    services: Mapping[str, str] = field(default_factory=dict)
+    services: dict[str, str] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class GitHubConfig:
+_APP_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class GitHubConfig(Section, frozen=True, kw_only=True):
     api_url: str = "https://api.github.com"
     webhook_secret_file: str = ""
     app_id: str = ""
@@ -81,58 +119,85 @@ class GitHubConfig:
     tokens itself. Without them, a token from `SLOGATE_GITHUB_TOKEN` or `token_file`."""
     private_key_file: str = ""
     token_file: str = ""
-    services: Mapping[str, str] = field(default_factory=dict)
+    services: dict[str, str] = {}
+
+    def __post_init__(self) -> None:
+        _http_url(self.api_url)
+        if self.app_id and not _APP_ID.fullmatch(self.app_id):
+            raise ValueError(f"app_id: not a GitHub App id or client id: {self.app_id[:64]!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class ServerConfig:
+class ServerConfig(Section, frozen=True, kw_only=True):
     listen: str = "127.0.0.1:8080"
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: Positive = 64 * 1024
     admin_token_file: str = ""
 
 
-SINK_TYPES = ("alertmanager", "pagerduty", "opsgenie", "slack", "webhook")
-# Which sink types need a secret (routing key, API key, HMAC secret) and which a URL.
 _NEEDS_SECRET = {"pagerduty", "opsgenie", "webhook"}
 _NEEDS_URL = {"alertmanager", "slack", "webhook"}
 
 
-@dataclass(frozen=True, slots=True)
-class SinkConfig:
+class SinkConfig(Section, frozen=True, kw_only=True):
     """One notification sink. Secrets are named (env var or file), never written here."""
 
     name: str
-    type: str
+    type: SinkType
     url: str = ""
     url_env: str = ""
     url_file: str = ""
     secret_env: str = ""
     secret_file: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("name: is required")
+        try:
+            _http_url(self.url)
+        except ValueError as exc:
+            raise ValueError(f"url: {exc}") from None
+        if self.type in _NEEDS_URL and not (self.url or self.url_env or self.url_file):
+            raise ValueError(f"url: a {self.type} sink needs url, url_env or url_file")
+        if self.type in _NEEDS_SECRET and not (self.secret_env or self.secret_file):
+            raise ValueError(f"secret_env: a {self.type} sink needs secret_env or secret_file")
 
-@dataclass(frozen=True, slots=True)
-class RouteConfig:
+
+class RouteMatch(Section, frozen=True, kw_only=True):
     service: str = "*"
     slo: str = "*"
-    severity: str = ""
+    severity: Severity | Literal[""] = ""
+
+
+class RouteConfig(Section, frozen=True, kw_only=True):
+    match: RouteMatch = RouteMatch()
     sinks: tuple[str, ...] = ()
 
     def matches(self, service: str, slo: str, severity: str) -> bool:
         return (
-            fnmatch.fnmatchcase(service, self.service)
-            and fnmatch.fnmatchcase(slo, self.slo)
-            and self.severity in ("", severity)
+            fnmatch.fnmatchcase(service, self.match.service)
+            and fnmatch.fnmatchcase(slo, self.match.slo)
+            and self.match.severity in ("", severity)
         )
 
 
-@dataclass(frozen=True, slots=True)
-class NotificationsConfig:
+class NotificationsConfig(Section, frozen=True, kw_only=True):
     sinks: tuple[SinkConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
     base_url: str = ""
-    ttl: float = 86_400.0
-    retry_initial: float = 1.0
-    retry_max: float = 300.0
+    ttl: Seconds = seconds(86_400.0)
+    retry_initial: Seconds = seconds(1.0)
+    retry_max: Seconds = seconds(300.0)
+
+    def __post_init__(self) -> None:
+        _http_url(self.base_url)
+        names: set[str] = set()
+        for index, sink in enumerate(self.sinks):
+            if sink.name in names:
+                raise ValueError(f"sinks[{index}].name: {sink.name!r} repeated")
+            names.add(sink.name)
+        for index, route in enumerate(self.routes):
+            for target in sorted(route.sinks):
+                if target not in names:
+                    raise ValueError(f"routes[{index}].sinks: unknown sink {target!r}")
 
     def sinks_for(self, service: str, slo: str, severity: str) -> tuple[str, ...]:
         """Sink names an incident goes to: every matching route's, or all sinks without routes."""
@@ -145,16 +210,119 @@ class NotificationsConfig:
         return tuple(names)
 
 
+# --- policy: the file's form, then the core's PolicyConfig ------------------------------------
+
+
+class PolicyFields(Section, frozen=True, kw_only=True):
+    """Policy keys; those left out keep the default's (or, in an override, the rule's base)."""
+
+    deny: list[str] | msgspec.UnsetType = msgspec.UNSET
+    warn: list[str] | msgspec.UnsetType = msgspec.UNSET
+    budget_low_threshold: Ratio | msgspec.UnsetType = msgspec.UNSET
+    max_staleness: Seconds | msgspec.UnsetType = msgspec.UNSET
+    fail_mode: Literal["closed", "open"] | msgspec.UnsetType = msgspec.UNSET
+    exempt_change_types: list[str] | msgspec.UnsetType = msgspec.UNSET
+    recovery_threshold: Ratio | msgspec.UnsetType = msgspec.UNSET
+
+    def changes(self) -> dict[str, Any]:
+        """The keys given, as `Policy` fields."""
+        given = {
+            name: value
+            for name in PolicyFields.__struct_fields__
+            if (value := getattr(self, name)) is not msgspec.UNSET
+        }
+        for name in ("deny", "warn"):
+            if name in given:
+                given[name] = frozenset(ReasonCode(c) for c in given[name])
+        if "exempt_change_types" in given:
+            given["exempt_change_types"] = frozenset(given["exempt_change_types"])
+        if "fail_mode" in given:
+            given["fail_mode"] = FailMode(given["fail_mode"])
+        return given
+
+    def __post_init__(self) -> None:
+        known = {c.value for c in ReasonCode}
+        for name in ("deny", "warn"):
+            for code in cast(list[str], getattr(self, name) or []):
+                if code not in known:
+                    raise ValueError(
+                        f"{name}: unknown reason code {code!r} (known: {', '.join(sorted(known))})"
+                    )
+
+
+class PolicyMatch(Section, frozen=True, kw_only=True):
+    service: str = ""
+    slo: str = "*"
+
+
+class PolicyOverride(PolicyFields, frozen=True, kw_only=True):
+    match: PolicyMatch = PolicyMatch()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.match.service:
+            raise ValueError("match.service: is required (a service name or glob)")
+
+
+class PolicySection(Section, frozen=True, kw_only=True):
+    default: PolicyFields = PolicyFields()
+    overrides: tuple[PolicyOverride, ...] = ()
+
+    def resolve(self, interval: float) -> PolicyConfig:
+        """The core's policy configuration; `max_staleness` defaults to three intervals."""
+        default = replace(Policy(max_staleness=3 * interval), **self.default.changes())
+        rules = []
+        for override in self.overrides:
+            changes = override.changes()
+            rules.append(PolicyRule(override.match.service, override.match.slo, changes))
+        return PolicyConfig(default, tuple(rules))
+
+
+class CanaryConfig(Section, frozen=True, kw_only=True):
+    """`canary:` (DESIGN §8); the judge reads it as `core.canary.CanarySettings`."""
+
+    label: str = "rollouts_pod_template_hash"
+    window: Seconds = seconds(600.0)
+    min_requests: Annotated[float, msgspec.Meta(gt=0)] = 500.0
+    allowed_increase: float = 1.5
+    confidence: float = 0.95
+    min_samples: Positive = 5
+    step: Seconds = seconds(60.0)
+    sample_window: Seconds = seconds(300.0)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.label):
+            raise ValueError("label: must be a Prometheus label name")
+        if self.allowed_increase < 1:
+            raise ValueError("allowed_increase: must be at least 1")
+        if not 0.5 <= self.confidence < 1:
+            raise ValueError("confidence: must be at least 0.5 and below 1")
+
+    def settings(self) -> CanarySettings:
+        return CanarySettings(**msgspec.structs.asdict(self))
+
+
+class ConfigFile(Section, frozen=True, kw_only=True):
+    """The whole `slogate.yaml`."""
+
+    prometheus: PrometheusConfig = PrometheusConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    specs: SpecsConfig = SpecsConfig()
+    server: ServerConfig = ServerConfig()
+    policy: PolicySection = PolicySection()
+    store: StoreConfig = StoreConfig()
+    flagger: FlaggerConfig = FlaggerConfig()
+    github: GitHubConfig = GitHubConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
+    canary: CanaryConfig = CanaryConfig()
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
+    """A checked config file as slogate runs it (the policy resolved for the core)."""
+
     prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
-    interval: float = 30.0
-    mode: str = "auto"
-    """Where error ratios come from: Sloth's recording rules where loaded (auto), only them
-    (rules), or one query per SLO (direct)."""
-    batch_size: int = 10
-    """SLOs evaluated directly in one query at most (fewer when that leaves the backend's
-    concurrency unused)."""
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     specs: SpecsConfig = field(default_factory=SpecsConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -165,150 +333,20 @@ class Config:
     canary: CanarySettings = field(default_factory=CanarySettings)
     source: str = ""
 
+    @property
+    def interval(self) -> float:
+        return self.evaluation.interval
 
-class _Section:
-    """Strict typed access to one mapping of the config, naming `file: key.path` in errors."""
+    @property
+    def mode(self) -> str:
+        return self.evaluation.mode
 
-    def __init__(self, doc: Any, path: str, source: str, allowed: frozenset[str]) -> None:
-        if doc is None:
-            doc = {}
-        if not isinstance(doc, Mapping):
-            raise ConfigError(f"{source}: {path or 'config'}: expected a mapping")
-        self.doc, self.path, self.source = doc, path, source
-        for key in doc:
-            if key not in allowed:
-                known = ", ".join(sorted(allowed))
-                raise self.error(str(key), f"unknown key (known: {known})")
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def error(self, name: str, reason: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {self.key(name)}: {reason}")
-
-    def section(self, name: str, allowed: frozenset[str]) -> _Section:
-        return _Section(self.doc.get(name), self.key(name), self.source, allowed)
-
-    def get(
-        self, name: str, kind: type[T], default: T, check: Callable[[T], str | None] | None = None
-    ) -> T:
-        if name not in self.doc or self.doc[name] is None:
-            return default
-        value = self.doc[name]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise self.error(name, f"expected {kind.__name__}, got {value!r}")
-        if check is not None and (problem := check(value)):
-            raise self.error(name, problem)
-        return value
-
-    def duration(self, name: str, default: float) -> float:
-        raw = self.doc.get(name)
-        if raw is None:
-            return default
-        try:
-            seconds = parse_duration(str(raw))
-        except ValueError as exc:
-            raise self.error(name, str(exc)) from None
-        if seconds <= 0:
-            raise self.error(name, "must be positive")
-        return seconds
-
-    def string_map(self, name: str) -> dict[str, str]:
-        raw = self.get(name, dict, {})
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
-            raise self.error(name, "expected a mapping of strings")
-        return raw
-
-    def strings(self, name: str, default: frozenset[str]) -> frozenset[str]:
-        raw = self.doc.get(name)
-        if raw is None:
-            return default
-        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
-            raise self.error(name, "expected a list of strings")
-        return frozenset(raw)
+    @property
+    def batch_size(self) -> int:
+        return self.evaluation.batch_size
 
 
-_POLICY_KEYS = frozenset(
-    {
-        "deny",
-        "warn",
-        "budget_low_threshold",
-        "max_staleness",
-        "fail_mode",
-        "exempt_change_types",
-        "recovery_threshold",
-    }
-)
-
-
-def _ratio(value: float) -> str | None:
-    return None if 0 <= value <= 1 else "must be between 0 and 1"
-
-
-def _codes(section: _Section, name: str, default: frozenset[ReasonCode]) -> frozenset[ReasonCode]:
-    raw = section.strings(name, frozenset(default))
-    known = {c.value for c in ReasonCode}
-    for code in raw:
-        if code not in known:
-            raise section.error(
-                name, f"unknown reason code {code!r} (known: {', '.join(sorted(known))})"
-            )
-    return frozenset(ReasonCode(c) for c in raw)
-
-
-def _policy(section: _Section, base: Policy) -> Policy:
-    fail_mode = section.get("fail_mode", str, base.fail_mode.value, _one_of(FailMode))
-    return replace(
-        base,
-        deny=_codes(section, "deny", base.deny),
-        warn=_codes(section, "warn", base.warn),
-        budget_low_threshold=section.get(
-            "budget_low_threshold", float, base.budget_low_threshold, _ratio
-        ),
-        max_staleness=section.duration("max_staleness", base.max_staleness),
-        fail_mode=FailMode(fail_mode),
-        exempt_change_types=section.strings("exempt_change_types", base.exempt_change_types),
-        recovery_threshold=section.get(
-            "recovery_threshold", float, base.recovery_threshold, _ratio
-        ),
-    )
-
-
-def _one_of(enum: Any) -> Callable[[str], str | None]:
-    return _one_of_values([e.value for e in enum])
-
-
-def _one_of_values(values: Any) -> Callable[[str], str | None]:
-    return lambda v: None if v in values else f"must be one of {', '.join(values)}"
-
-
-def _http_url(value: str) -> str | None:
-    return None if value.startswith(("https://", "http://")) else "must be an http(s) URL"
-
-
-def _positive(value: float) -> str | None:
-    return None if value > 0 else "must be positive"
-
-
-def _policy_config(root: _Section, interval: float) -> PolicyConfig:
-    section = root.section("policy", frozenset({"default", "overrides"}))
-    default = _policy(section.section("default", _POLICY_KEYS), Policy(max_staleness=3 * interval))
-    raw_rules = section.doc.get("overrides") or []
-    if not isinstance(raw_rules, list):
-        raise section.error("overrides", "expected a list")
-    rules = []
-    for index, raw in enumerate(raw_rules):
-        rule = _Section(raw, f"policy.overrides[{index}]", root.source, _POLICY_KEYS | {"match"})
-        match = rule.section("match", frozenset({"service", "slo"}))
-        service = match.get("service", str, "")
-        if not service:
-            raise match.error("service", "is required (a service name or glob)")
-        parsed = _policy(rule, default)
-        changes = {k: getattr(parsed, k) for k in rule.doc if k != "match"}
-        rules.append(PolicyRule(service, match.get("slo", str, "*"), changes))
-    return PolicyConfig(default, tuple(rules))
+# --- parsing ----------------------------------------------------------------------------------
 
 
 def parse_config(
@@ -323,8 +361,63 @@ def parse_config(
         doc = yaml.safe_load(text) if text.strip() else {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
-    for dotted, value in (overrides or {}).items():
-        if value is None or not isinstance(doc, dict):
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{source}: config: expected a mapping")
+    _apply(doc, overrides or {})
+    doc = _without_nulls(doc)
+    if isinstance(app_id := doc.get("github", {}).get("app_id"), int):
+        doc["github"]["app_id"] = str(app_id)  # YAML reads a numeric app id as an int
+    try:
+        parsed = msgspec.convert(doc, ConfigFile, strict=True, dec_hook=_decode)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {_reworded(str(exc), doc)}") from None
+    return Config(
+        prometheus=parsed.prometheus,
+        evaluation=parsed.evaluation,
+        specs=parsed.specs,
+        server=parsed.server,
+        policy=parsed.policy.resolve(parsed.evaluation.interval),
+        store=parsed.store,
+        flagger=parsed.flagger,
+        github=parsed.github,
+        notifications=parsed.notifications,
+        canary=parsed.canary.settings(),
+        source=source,
+    )
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of `slogate.yaml` (what `docs/slogate.schema.json` holds)."""
+    schema: dict[str, Any] = msgspec.json.schema(ConfigFile, schema_hook=_schema)
+    schema["title"] = "slogate.yaml"
+    return schema
+
+
+def _schema(kind: type) -> dict[str, Any]:
+    if kind is Seconds:
+        return {
+            "type": "string",
+            "pattern": r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$",  # parse_duration's
+            "minLength": 2,
+            "description": "A duration in Prometheus' form: 30s, 5m, 1h30m, 7d.",
+        }
+    raise NotImplementedError
+
+
+def _decode(kind: type, value: Any) -> Any:
+    if kind is Seconds:
+        parsed = parse_duration(str(value))
+        if parsed <= 0:
+            raise ValueError("must be positive")
+        return Seconds(parsed)
+    raise NotImplementedError
+
+
+def _apply(doc: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    for dotted, value in overrides.items():
+        if value is None:
             continue
         *parents, leaf = dotted.split(".")
         node = doc
@@ -337,196 +430,94 @@ def parse_config(
                 break
         else:
             node[leaf] = value
-    root = _Section(
-        doc,
-        "",
-        source,
-        frozenset(
-            {
-                "prometheus",
-                "evaluation",
-                "specs",
-                "server",
-                "policy",
-                "store",
-                "flagger",
-                "github",
-                "notifications",
-                "canary",
-            }
-        ),
-    )
-    prom = root.section(
-        "prometheus",
-        frozenset(
-            {"url", "timeout", "connect_timeout", "max_concurrency", "headers", "bearer_token_file"}
-        ),
-    )
-    headers = prom.string_map("headers")
-    evaluation = root.section("evaluation", frozenset({"interval", "mode", "batch_size"}))
-    interval = evaluation.duration("interval", 30.0)
-    specs = root.section(
-        "specs", frozenset({"path", "default_period", "windows_path", "watch_interval"})
-    )
-    store = root.section("store", frozenset({"path"}))
-    flagger = root.section("flagger", frozenset({"services"}))
-    github = root.section(
-        "github",
-        frozenset(
-            {"api_url", "webhook_secret_file", "app_id", "private_key_file", "token_file"}
-            | {"services"}
-        ),
-    )
-    server = root.section("server", frozenset({"listen", "max_body_bytes", "admin_token_file"}))
-    return Config(
-        prometheus=PrometheusConfig(
-            url=prom.get("url", str, ""),
-            timeout=prom.duration("timeout", 10.0),
-            connect_timeout=prom.duration("connect_timeout", 3.0),
-            max_concurrency=prom.get("max_concurrency", int, 16, _positive),
-            headers=headers,
-            bearer_token_file=prom.get("bearer_token_file", str, ""),
-        ),
-        interval=interval,
-        mode=evaluation.get("mode", str, "auto", _one_of_values(("auto", "rules", "direct"))),
-        batch_size=evaluation.get("batch_size", int, 10, _positive),
-        specs=SpecsConfig(
-            path=specs.get("path", str, ""),
-            default_period=specs.duration("default_period", 30 * 86_400),
-            windows_path=specs.get("windows_path", str, ""),
-            watch_interval=specs.duration("watch_interval", 5.0),
-        ),
-        server=ServerConfig(
-            listen=server.get("listen", str, "127.0.0.1:8080"),
-            max_body_bytes=server.get("max_body_bytes", int, 64 * 1024, _positive),
-            admin_token_file=server.get("admin_token_file", str, ""),
-        ),
-        policy=_policy_config(root, interval),
-        store=StoreConfig(path=store.get("path", str, "slogate.db")),
-        flagger=FlaggerConfig(services=flagger.string_map("services")),
-        github=GitHubConfig(
-            api_url=github.get("api_url", str, "https://api.github.com", _http_url),
-            webhook_secret_file=github.get("webhook_secret_file", str, ""),
-            app_id=_app_id(github),
-            private_key_file=github.get("private_key_file", str, ""),
-            token_file=github.get("token_file", str, ""),
-            services=github.string_map("services"),
-        ),
-        notifications=_notifications(root),
-        canary=_canary(root),
-        source=source,
-    )
 
 
-def _app_id(github: _Section) -> str:
-    """A GitHub App's numeric id (YAML reads it as an int) or its client id."""
-    value = github.doc.get("app_id")
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise github.error("app_id", f"expected an app id or client id, got {value!r}")
-    text = str(value)
-    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text):
-        raise github.error("app_id", f"not a GitHub App id or client id: {text[:64]!r}")
-    return text
+def _without_nulls(value: Any) -> Any:
+    """`key:` with no value means the default, as if the key were absent."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
-_SINK_KEYS = frozenset({"name", "type", "url", "url_env", "url_file", "secret_env", "secret_file"})
+# --- msgspec's errors in slogate's words -------------------------------------------------------
+
+_AT = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[['\"]([^'\"]*)['\"]\]")
+_HEAD = re.compile(r"^(?P<key>[a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*): (?P<rest>.*)$", re.S)
 
 
-def _sink(section: _Section) -> SinkConfig:
-    name = section.get("name", str, "")
-    if not name:
-        raise section.error("name", "is required")
-    kind = section.get("type", str, "", _one_of_values(SINK_TYPES))
-    if not kind:
-        raise section.error("type", f"is required (one of {', '.join(SINK_TYPES)})")
-    sink = SinkConfig(
-        name=name,
-        type=kind,
-        url=section.get("url", str, "", _http_url),
-        url_env=section.get("url_env", str, ""),
-        url_file=section.get("url_file", str, ""),
-        secret_env=section.get("secret_env", str, ""),
-        secret_file=section.get("secret_file", str, ""),
-    )
-    if kind in _NEEDS_URL and not (sink.url or sink.url_env or sink.url_file):
-        raise section.error("url", f"a {kind} sink needs url, url_env or url_file")
-    if kind in _NEEDS_SECRET and not (sink.secret_env or sink.secret_file):
-        raise section.error("secret_env", f"a {kind} sink needs secret_env or secret_file")
-    return sink
+def _reworded(message: str, doc: Any) -> str:
+    """`Expected `int`, got `str` - at `$.prometheus.max_concurrency`` →
+    `prometheus.max_concurrency: expected int, got 'many'`, and the like."""
+    match = _AT.match(message)
+    assert match is not None  # the pattern matches any text
+    reason, path = match["reason"], match["path"] or ""
+    parts = [m[1] or (int(m[2]) if m[2] else m[3]) for m in _PATH_PART.finditer(path)]
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
+    kind = _type_at(ConfigFile, parts)
+    if unknown := re.fullmatch(r"Object contains unknown field `(.*)`", reason):
+        known = ", ".join(sorted(getattr(kind, "__struct_fields__", ())))
+        return f"{_join(key, unknown[1])}: unknown key (known: {known})"
+    if missing := re.fullmatch(r"Object missing required field `(.*)`", reason):
+        field_type = _type_at(kind, [missing[1]])
+        options = typing.get_args(field_type) if typing.get_origin(field_type) is Literal else ()
+        suffix = f" (one of {', '.join(options)})" if options else ""
+        return f"{_join(key, missing[1])}: is required{suffix}"
+    if wrong := re.fullmatch(r"Expected `(\w+)`, got `\w+`", reason):
+        return f"{key}: expected {wrong[1]}, got {_value_at(doc, parts)!r}"
+    if re.fullmatch(r"Expected `int` >= 1", reason):
+        return f"{key}: must be positive"
+    if re.fullmatch(r"Expected `float` [<>]= [01]\.0", reason):
+        return f"{key}: must be between 0 and 1"
+    if re.fullmatch(r"Invalid enum value .*", reason):
+        return f"{key}: must be one of {', '.join(a for a in _literals(kind) if a)}"
+    if head := _HEAD.match(reason):  # a check of a section naming its own key
+        return f"{_join(key, head['key'])}: {head['rest']}"
+    return f"{key or 'config'}: {reason[:1].lower()}{reason[1:]}"
 
 
-def _notifications(root: _Section) -> NotificationsConfig:
-    section = root.section(
-        "notifications",
-        frozenset({"sinks", "routes", "base_url", "ttl", "retry_initial", "retry_max"}),
-    )
-    sinks: list[SinkConfig] = []
-    for index, raw in enumerate(section.get("sinks", list, [])):
-        sink = _sink(_Section(raw, f"notifications.sinks[{index}]", root.source, _SINK_KEYS))
-        if sink.name in {s.name for s in sinks}:
-            raise ConfigError(
-                f"{root.source}: notifications.sinks[{index}].name: {sink.name!r} repeated"
-            )
-        sinks.append(sink)
-    names = {s.name for s in sinks}
-    routes = []
-    for index, raw in enumerate(section.get("routes", list, [])):
-        route = _Section(
-            raw, f"notifications.routes[{index}]", root.source, frozenset({"match", "sinks"})
-        )
-        match = route.section("match", frozenset({"service", "slo", "severity"}))
-        targets = sorted(route.strings("sinks", frozenset()))
-        for target in targets:
-            if target not in names:
-                raise route.error("sinks", f"unknown sink {target!r}")
-        routes.append(
-            RouteConfig(
-                service=match.get("service", str, "*"),
-                slo=match.get("slo", str, "*"),
-                severity=match.get("severity", str, "", _one_of_values(("page", "ticket"))),
-                sinks=tuple(targets),
-            )
-        )
-    return NotificationsConfig(
-        sinks=tuple(sinks),
-        routes=tuple(routes),
-        base_url=section.get("base_url", str, "", _http_url),
-        ttl=section.duration("ttl", 86_400.0),
-        retry_initial=section.duration("retry_initial", 1.0),
-        retry_max=section.duration("retry_max", 300.0),
-    )
+def _join(key: str, child: str) -> str:
+    return f"{key}.{child}" if key else child
 
 
-# --- canary: (DESIGN §8) ---------------------------------------------------------------------
+def _value_at(doc: Any, parts: list[str | int]) -> Any:
+    for part in parts:
+        try:
+            doc = doc[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return doc
 
-_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+def _type_at(kind: Any, parts: list[str | int]) -> Any:
+    """The annotated type at `parts` below the Struct `kind` (Unset and Annotated unwrapped)."""
+    hints: dict[str, Any] = {}
+    for part in parts:
+        kind = _unwrapped(kind)
+        if isinstance(part, int) or typing.get_origin(kind) in (tuple, list, dict):
+            args = typing.get_args(kind)
+            kind = args[-1] if typing.get_origin(kind) is dict else (args[0] if args else Any)
+            continue
+        if not (isinstance(kind, type) and issubclass(kind, msgspec.Struct)):
+            return Any
+        hints = typing.get_type_hints(kind, include_extras=True)
+        kind = hints.get(part, Any)
+    return _unwrapped(kind)
 
 
-def _canary(root: _Section) -> CanarySettings:
-    keys = frozenset({f.name for f in fields(CanarySettings)})
-    section = root.section("canary", keys)
-    base = CanarySettings()
+def _unwrapped(kind: Any) -> Any:
+    if typing.get_origin(kind) is Annotated:
+        kind = typing.get_args(kind)[0]
+    if typing.get_origin(kind) in (typing.Union, type(int | str)):
+        args = [a for a in typing.get_args(kind) if a is not msgspec.UnsetType]
+        if len(args) == 1:
+            return _unwrapped(args[0])
+    return kind
 
-    def label_name(value: str) -> str | None:
-        return None if _LABEL_NAME.match(value) else "must be a Prometheus label name"
 
-    def confidence(value: float) -> str | None:
-        return None if 0.5 <= value < 1 else "must be at least 0.5 and below 1"
-
-    def at_least_one(value: float) -> str | None:
-        return None if value >= 1 else "must be at least 1"
-
-    return CanarySettings(
-        label=section.get("label", str, base.label, label_name),
-        window=section.duration("window", base.window),
-        min_requests=section.get("min_requests", float, base.min_requests, _positive),
-        allowed_increase=section.get(
-            "allowed_increase", float, base.allowed_increase, at_least_one
-        ),
-        confidence=section.get("confidence", float, base.confidence, confidence),
-        min_samples=section.get("min_samples", int, base.min_samples, _positive),
-        step=section.duration("step", base.step),
-        sample_window=section.duration("sample_window", base.sample_window),
-    )
+def _literals(kind: Any) -> list[str]:
+    if typing.get_origin(kind) is Literal:
+        return [str(a) for a in typing.get_args(kind)]
+    return [v for arg in typing.get_args(kind) for v in _literals(arg)]

@@ -1,12 +1,21 @@
-"""slogate's exception tree.
+"""slogate's exception tree: every error slogate raises on purpose, in one place.
 
 SlogateError
-├── SpecError            an SLO spec Sloth would reject (file, SLO and reason)
-├── PromQLSyntaxError    a query that does not parse as PromQL
-├── AlertWindowsError    an AlertWindows catalog that cannot be used
-├── ConfigError          slogate's own config file is invalid (file and key)
-├── BackendError         the metric backend could not answer a query
-└── StoreError           the durable store could not read or write
+├── SpecError                an SLO spec Sloth would reject (file, SLO and reason)
+│   └── PluginError          an SLO plugin that cannot be configured or cannot process an SLO
+├── PromQLSyntaxError        a query that does not parse as PromQL
+├── AlertWindowsError        an AlertWindows catalog that cannot be used
+├── ConfigError              slogate's own config file is invalid (file and key)
+├── UsageError               a command line that cannot run (exit 2)
+├── BackendError             the metric backend could not answer a query
+│   └── QueryError           it answered: this query failed (another may succeed)
+├── StoreError               the durable store could not read or write
+├── DeliveryError            a notification sink did not take a notification
+├── GitHubAuthError          no token could be had for a call to GitHub
+└── RequestError             an HTTP request slogate will not act on (its status and code)
+    ├── BadRequestError      400, naming the field
+    ├── UnauthorizedError    401 without an admin token, 403 with a refused one
+    └── UnknownServiceError  404: the service (or SLO of it) is not in the loaded specs
 """
 
 from __future__ import annotations
@@ -31,6 +40,10 @@ class SpecError(SlogateError):
         return ": ".join([*parts, self.reason])
 
 
+class PluginError(SpecError):
+    """An SLO plugin that cannot be configured or cannot process an SLO."""
+
+
 class PromQLSyntaxError(SlogateError):
     """A query that is not valid PromQL, in Prometheus' own `line:col: parse error: ...` form."""
 
@@ -41,6 +54,10 @@ class AlertWindowsError(SlogateError):
 
 class ConfigError(SlogateError):
     """slogate's config file is invalid."""
+
+
+class UsageError(SlogateError):
+    """A command line that cannot run (exit 2)."""
 
 
 class BackendError(SlogateError):
@@ -54,3 +71,49 @@ class QueryError(BackendError):
 
 class StoreError(SlogateError):
     """The durable store failed to read or write."""
+
+
+class DeliveryError(SlogateError):
+    """A sink refused or did not acknowledge a notification; `retryable` says whether to try
+    again, `retry_after` when the sink asked for a delay."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class GitHubAuthError(SlogateError):
+    """No token could be had for a call to GitHub."""
+
+
+class RequestError(SlogateError):
+    """An HTTP request slogate will not act on, answered with `status` and the error `code`."""
+
+    status = 400
+    code = "bad_request"
+
+
+class BadRequestError(RequestError):
+    """A request that slogate will not act on; answered 400 naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class UnauthorizedError(RequestError):
+    """No (401) or a refused (403) admin token."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = "unauthorized" if status == 401 else "forbidden"
+
+
+class UnknownServiceError(RequestError, LookupError):
+    """The requested service (or SLO of it) is not in the loaded specs."""
+
+    status = 404
+    code = "not_found"

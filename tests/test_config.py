@@ -1,8 +1,13 @@
 from __future__ import annotations
 
-import pytest
+import json
+from pathlib import Path
 
-from slogate.config import parse_config
+import jsonschema
+import pytest
+import yaml
+
+from slogate.config import json_schema, parse_config
 from slogate.core.policy import FailMode, ReasonCode
 from slogate.errors import ConfigError
 
@@ -75,6 +80,70 @@ def test_command_line_overrides_are_checked_like_the_file() -> None:
     assert config.interval == 5
     with pytest.raises(ConfigError, match=r"evaluation\.interval"):
         parse_config("", overrides={"evaluation.interval": "soon"})
+
+
+def test_unknown_keys_and_missing_ones_are_named_with_what_is_known() -> None:
+    with pytest.raises(ConfigError) as unknown:
+        parse_config("server: {listen: ':1', max_body: 10}")
+    assert str(unknown.value) == (
+        "slogate.yaml: server.max_body: unknown key (known: admin_token_file, listen,"
+        " max_body_bytes)"
+    )
+    with pytest.raises(ConfigError) as missing:
+        parse_config("notifications: {sinks: [{name: am}]}")
+    assert str(missing.value) == (
+        "slogate.yaml: notifications.sinks[0].type: is required"
+        " (one of alertmanager, pagerduty, opsgenie, slack, webhook)"
+    )
+    with pytest.raises(ConfigError, match=r"notifications.sinks\[0\].secret_env: a pagerduty"):
+        parse_config("notifications: {sinks: [{name: pd, type: pagerduty}]}")
+    with pytest.raises(ConfigError, match=r"notifications.routes\[0\].sinks: unknown sink 'x'"):
+        parse_config("notifications: {routes: [{sinks: [x]}]}")
+    with pytest.raises(ConfigError, match=r"github.app_id: not a GitHub App id"):
+        parse_config("github: {app_id: 'a b'}")
+
+
+def test_durations_numbers_and_nulls() -> None:
+    config = parse_config("evaluation: {interval: 90s}\nspecs: {watch_interval: 1m30s}\nstore:")
+    assert config.interval == 90 and config.specs.watch_interval == 90.0
+    assert config.store.path == "slogate.db"  # `store:` with nothing is the default
+    assert parse_config("github: {app_id: 123456}").github.app_id == "123456"
+    with pytest.raises(ConfigError, match=r"specs.watch_interval: must be positive"):
+        parse_config("specs: {watch_interval: 0s}")
+
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "slogate.schema.json"
+
+
+def test_the_published_schema_is_the_parsers_own() -> None:
+    assert json.loads(SCHEMA_FILE.read_text()) == json.loads(json.dumps(json_schema()))
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        (
+            "evaluation: {interval: 30s, mode: rules}\npolicy: {default: {fail_mode: open},"
+            " overrides: [{match: {service: pay*}, warn: []}]}\nnotifications: {sinks: [{name:"
+            " pd, type: pagerduty, secret_env: PD}], routes: [{match: {severity: page},"
+            " sinks: [pd]}]}",
+            True,
+        ),
+        ("evaluation: {interval: often}", False),
+        ("polcy: {}", False),
+        ("notifications: {sinks: [{name: x, type: email}]}", False),
+        ("prometheus: {max_concurrency: 0}", False),
+    ],
+)
+def test_the_schema_agrees_with_the_parser(text: str, valid: bool) -> None:
+    """jsonschema (an independent validator) on the published schema, against the parser."""
+    validator = jsonschema.Draft202012Validator(json_schema())
+    assert validator.is_valid(yaml.safe_load(text)) is valid
+    if valid:
+        parse_config(text)
+    else:
+        with pytest.raises(ConfigError):
+            parse_config(text)
 
 
 def test_canary_section_defaults_and_errors() -> None:

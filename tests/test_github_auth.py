@@ -17,15 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from slogate.config import GitHubConfig
-from slogate.errors import ConfigError
-from slogate.server.github_auth import (
-    AppTokens,
-    GitHubAuthError,
-    StaticToken,
-    app_jwt,
-    app_key,
-    github_credentials,
-)
+from slogate.errors import ConfigError, GitHubAuthError
+from slogate.server.github_auth import AppTokens, StaticToken, app_jwt, app_key, github_credentials
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PEM = KEY.private_bytes(

@@ -14,9 +14,9 @@ from slogate.core.canary import (
 )
 from slogate.core.gate import Decision
 from slogate.core.policy import GateRequest, Verdict
+from slogate.errors import BadRequestError
 from slogate.server.canary_api import CanaryAnswer, canary_request
 from slogate.server.kayenta_api import Execution, Thresholds
-from slogate.server.web import BadRequestError
 
 from .factories import make_slo
 

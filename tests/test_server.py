@@ -1,4 +1,5 @@
-"""Process-level parts of `slogate serve`: the GC settings and the event-loop lag watch."""
+"""Process-level parts of `slogate serve`: the GC settings, the event-loop lag watch, and
+starting and stopping without leaks."""
 
 from __future__ import annotations
 
@@ -6,9 +7,18 @@ import asyncio
 import gc
 import time
 import weakref
+from pathlib import Path
 
+import pytest
+
+from slogate.config import Config, parse_config
 from slogate.core.snapshot import Snapshot
-from slogate.server.app import freeze_long_lived, watch_loop_lag
+from slogate.errors import ConfigError, StoreError
+from slogate.evaluation.engine import SpecSource
+from slogate.evaluation.prometheus import PrometheusClient
+from slogate.server import app as app_module
+from slogate.server.app import freeze_long_lived, runtime, watch_loop_lag
+from slogate.store.sqlite import SQLiteStore
 from slogate.telemetry.metrics import Telemetry
 
 
@@ -46,3 +56,73 @@ async def test_a_blocked_event_loop_shows_as_lag() -> None:
     assert count >= 3
     assert samples[("slogate_event_loop_lag_seconds_bucket", "0.1")] <= count - 1
     assert samples[("slogate_event_loop_lag_seconds_sum", None)] >= 0.19
+
+
+# --- A start that fails half-way leaks nothing -------------------------------------------------
+
+
+SPECS = Path(__file__).parent.parent / "slo_specs"
+
+
+class Recorder:
+    """Wraps what `runtime` opens, to see what it closed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.clients: list[PrometheusClient] = []
+        self.stores: list[SQLiteStore] = []
+        real_client, real_store = app_module.backend_client, SQLiteStore
+
+        def client(config: Config) -> PrometheusClient:
+            self.clients.append(real_client(config))
+            return self.clients[-1]
+
+        def store(path: Path) -> SQLiteStore:
+            self.stores.append(real_store(path))
+            return self.stores[-1]
+
+        monkeypatch.setattr(app_module, "backend_client", client)
+        monkeypatch.setattr(app_module, "SQLiteStore", store)
+
+
+async def test_a_store_that_cannot_open_closes_the_backend_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = Recorder(monkeypatch)
+    config = parse_config(
+        f"prometheus: {{url: 'http://127.0.0.1:1'}}\nstore: {{path: '{tmp_path}'}}"
+    )
+    with pytest.raises(StoreError):
+        async with runtime(config, SpecSource(SPECS)):
+            pass
+    [client] = opened.clients
+    assert client.closed
+
+
+async def test_an_empty_sink_secret_opens_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = Recorder(monkeypatch)
+    monkeypatch.setenv("PD_KEY", "")
+    config = parse_config(
+        "prometheus: {url: 'http://127.0.0.1:1'}\n"
+        f"store: {{path: '{tmp_path / 'slogate.db'}'}}\n"
+        "notifications: {sinks: [{name: pd, type: pagerduty, secret_env: PD_KEY}]}"
+    )
+    with pytest.raises(ConfigError, match="sink pd: its secret"):
+        async with runtime(config, SpecSource(SPECS)):
+            pass
+    assert opened.clients == [] and opened.stores == []
+    assert not (tmp_path / "slogate.db").exists()
+
+
+async def test_a_started_runtime_closes_everything_it_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = Recorder(monkeypatch)
+    config = parse_config(
+        f"prometheus: {{url: 'http://127.0.0.1:1'}}\nstore: {{path: '{tmp_path / 'x.db'}'}}"
+    )
+    async with runtime(config, SpecSource(SPECS)) as rt:
+        [store] = opened.stores
+        assert store.is_open and rt.control.freezes() == []
+    assert opened.clients[0].closed and not store.is_open

@@ -10,16 +10,16 @@ import pytest
 
 from slogate.core.incidents import Incident, Severity
 from slogate.core.model import frozen_labels
+from slogate.core.signatures import sign
+from slogate.errors import DeliveryError
 from slogate.notify.paging import backoff
 from slogate.notify.sinks import (
     Action,
-    DeliveryError,
     Notification,
     alertmanager_alerts,
     check_response,
     opsgenie_request,
     pagerduty_event,
-    sign,
     slack_message,
     webhook_body,
 )

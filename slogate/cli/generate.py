@@ -23,7 +23,7 @@ import yaml
 
 from slogate.cli.options import add_spec_options, load_options
 from slogate.core.model import SLO, frozen_labels
-from slogate.errors import AlertWindowsError, SpecError
+from slogate.errors import AlertWindowsError, SpecError, UsageError
 from slogate.evaluation.specfiles import discover
 from slogate.sloth.rules import DEFAULT_VERSION, GenerateOptions, generate_rules, rule_groups
 from slogate.sloth.rules_yaml import K8sMeta, render_prometheus_rule, render_rule_file
@@ -34,10 +34,6 @@ FORMATS: Final[tuple[OutputFormat, ...]] = ("prometheus", "prometheus-operator")
 STDOUT: Final = "-"
 NO_RULES: Final = "0 SLO Prometheus rules generated"
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """A command line that cannot run (exit 2)."""
 
 
 # --- Generation of one spec file ------------------------------------------------------------------

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 
 from slogate import __version__
 from slogate.cli import canary_check, generate
 from slogate.cli.options import add_spec_options, load_options
-from slogate.config import Config, RouteConfig, SinkConfig
+from slogate.config import Config, RouteConfig, SinkConfig, json_schema
 from slogate.errors import AlertWindowsError, ConfigError
 from slogate.evaluation.engine import ConfigSource, SpecSource
 from slogate.evaluation.specfiles import load_specs
@@ -64,7 +65,8 @@ def with_alertmanager(config: Config, url: str) -> Config:
     if routes:
         routes = (*routes, RouteConfig(sinks=("alertmanager",)))
     sinks = (*(s for s in notifications.sinks if s.name != "alertmanager"), sink)
-    return replace(config, notifications=replace(notifications, sinks=sinks, routes=routes))
+    notifications = msgspec.structs.replace(notifications, sinks=sinks, routes=routes)
+    return replace(config, notifications=notifications)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -196,6 +198,15 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+# --- schema ---------------------------------------------------------------------------------------
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """The JSON Schema of slogate.yaml, for editors (`docs/slogate.schema.json` holds it)."""
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
 # --- demo -----------------------------------------------------------------------------------------
 
 
@@ -270,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_status)
 
     generate.add_parser(sub)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of slogate.yaml")
+    schema.set_defaults(func=cmd_schema)
 
     demo = sub.add_parser("demo", help="run slogate on a local Prometheus with generated history")
     demo.add_argument("--specs", default="slo_specs")

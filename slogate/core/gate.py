@@ -10,10 +10,7 @@ from slogate.core.ids import ulid
 from slogate.core.overrides import Exemption, Freeze
 from slogate.core.policy import GateRequest, Outcome, PolicyConfig, Reason, Verdict, decide
 from slogate.core.snapshot import SLOStatus, Snapshot
-
-
-class UnknownServiceError(LookupError):
-    """The requested service (or SLO of it) is not in the loaded specs."""
+from slogate.errors import UnknownServiceError
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from typing import Any, overload
 
 from slogate.core.durations import format_duration
 from slogate.core.gate import Decision
@@ -28,6 +28,14 @@ def encode(body: Any) -> str:
 
 
 _second: tuple[int, str] = (0, "1970-01-01T00:00:00")
+
+
+@overload
+def rfc3339(ts: float) -> str: ...
+@overload
+def rfc3339(ts: None) -> None: ...
+@overload
+def rfc3339(ts: float | None) -> str | None: ...
 
 
 def rfc3339(ts: float | None) -> str | None:

@@ -132,6 +132,10 @@ class PrometheusClient:
             raise BackendError(f"HTTP {response.status_code} from {self.url}")
         return payload
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

@@ -32,7 +32,8 @@ from slogate.core.incidents import (
     incident_to_json,
 )
 from slogate.core.snapshot import Snapshot
-from slogate.notify.sinks import Action, DeliveryError, Notification, Sink
+from slogate.errors import DeliveryError
+from slogate.notify.sinks import Action, Notification, Sink
 from slogate.store.base import IncidentChange, OpenIncident, OutboxEntry, Store
 
 log = logging.getLogger(__name__)

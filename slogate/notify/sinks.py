@@ -7,11 +7,8 @@ messages never carry a URL or key (Slack and webhook URLs are secrets).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -19,6 +16,9 @@ from urllib.parse import quote
 import httpx
 
 from slogate.core.incidents import Incident, Severity, incident_to_json
+from slogate.core.signatures import sign
+from slogate.core.views import rfc3339
+from slogate.errors import DeliveryError
 
 
 class Action(StrEnum):
@@ -37,17 +37,6 @@ class Notification:
     opened_at: float
     at: float
     """When the transition happened (resolve time for a resolve)."""
-
-
-class DeliveryError(Exception):
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-
-def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def check_response(response: httpx.Response, *, expect_body: str | None = None) -> None:
@@ -256,10 +245,6 @@ def webhook_body(n: Notification) -> bytes:
         "incident": incident_to_json(n.incident),
     }
     return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 @dataclass(slots=True, repr=False)

@@ -10,12 +10,9 @@ from slogate.conventions import NAME
 from slogate.core.durations import parse_duration
 from slogate.core.overrides import ALL_SERVICES
 from slogate.core.views import exemption_view, freeze_view
+from slogate.errors import BadRequestError, UnauthorizedError
+from slogate.server.keys import CONTROL, ENGINE, TOKENS
 from slogate.server.web import (
-    CONTROL,
-    ENGINE,
-    TOKENS,
-    BadRequestError,
-    UnauthorizedError,
     check_field,
     check_text,
     error_response,
@@ -159,12 +156,3 @@ async def delete_exemption(request: web.Request) -> web.Response:
     if exemption is None:
         return error_response(404, "not_found", "no active exemption with that id")
     return json_response({"revoked": exemption_view(exemption)})
-
-
-def register(app: web.Application) -> None:
-    app.router.add_get("/v1/freezes", list_freezes)
-    app.router.add_post("/v1/freezes", create_freeze)
-    app.router.add_delete("/v1/freezes/{id}", delete_freeze)
-    app.router.add_get("/v1/exemptions", list_exemptions)
-    app.router.add_post("/v1/exemptions", create_exemption)
-    app.router.add_delete("/v1/exemptions/{id}", delete_exemption)

@@ -12,36 +12,22 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from slogate.control.releases import ReleaseControl
 from slogate.conventions import NAME
-from slogate.core.answers import AnswerCache
-from slogate.core.gate import UnknownServiceError
 from slogate.core.policy import GateRequest
 from slogate.core.views import rfc3339, status_view
-from slogate.evaluation.engine import Engine, ReloadResult
-from slogate.notify.paging import Pager
-from slogate.server import admin_api, canary_api, flagger_canary, kayenta_api, webhooks
-from slogate.server.auth import AdminTokens
-from slogate.server.openapi import openapi_document
+from slogate.errors import BadRequestError, UnknownServiceError
+from slogate.evaluation.engine import ReloadResult
+from slogate.server import canary_api
+from slogate.server.keys import CONTROL, ENGINE, PAGER, TELEMETRY
 from slogate.server.status_page import render_index, render_slo
 from slogate.server.web import (
-    ANSWERS,
-    CONTROL,
-    ENGINE,
-    SECRETS,
-    TELEMETRY,
-    TOKENS,
-    BadRequestError,
-    Secrets,
     check_field,
-    errors_middleware,
     gate_decision,
     json_response,
     parse_time,
     request_fields,
 )
 from slogate.store.base import DecisionQuery
-from slogate.telemetry.metrics import Telemetry
 
 GATE_FIELDS = ("service", "slo", "deploy_id", "step", "change_type")
 MAX_PAGE = 500
@@ -89,7 +75,6 @@ async def decisions(request: web.Request) -> web.Response:
     return json_response({"decisions": page, "next_before": following})
 
 
-PAGER = web.AppKey("pager", Pager)
 NOTIFICATION_STATES = ("pending", "delivered", "failed", "expired")
 
 
@@ -203,49 +188,3 @@ async def status_slo(request: web.Request) -> web.Response:
     policy = engine.config.policy.for_slo(service, name)
     canaries = [a.body for a in request.app[canary_api.HISTORY].of_slo(service, name)]
     return _html(render_slo(status, policy, control.freezes(), engine.clock(), canaries))
-
-
-async def openapi(request: web.Request) -> web.Response:
-    return json_response(openapi_document())
-
-
-def create_app(
-    engine: Engine,
-    telemetry: Telemetry,
-    control: ReleaseControl,
-    *,
-    tokens: AdminTokens | None = None,
-    secrets: Secrets | None = None,
-    pager: Pager | None = None,
-) -> web.Application:
-    app = web.Application(
-        middlewares=[errors_middleware],
-        client_max_size=engine.config.server.max_body_bytes,
-    )
-    app[ENGINE] = engine
-    app[TELEMETRY] = telemetry
-    app[CONTROL] = control
-    app[TOKENS] = tokens or AdminTokens({})
-    app[SECRETS] = secrets or Secrets()
-    app[ANSWERS] = AnswerCache()
-    if pager is not None:
-        app[PAGER] = pager
-        app.router.add_get("/v1/incidents", incidents)
-        app.router.add_get("/v1/notifications", notifications)
-    app.router.add_get("/", status_index)
-    app.router.add_get("/slos/{service}/{slo}", status_slo)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/openapi.json", openapi)
-    app.router.add_get("/v1/slos", list_slos)
-    app.router.add_get("/v1/slos/{service}/{slo}", get_slo)
-    app.router.add_get("/v1/gate", gate)
-    app.router.add_post("/v1/gate", gate)
-    app.router.add_get("/v1/decisions", decisions)
-    admin_api.register(app)
-    webhooks.register(app)
-    canary_api.register(app)
-    kayenta_api.register(app)
-    flagger_canary.register(app)
-    return app

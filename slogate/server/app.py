@@ -19,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from slogate.config import Config
 from slogate.control.releases import ReleaseControl
+from slogate.core.answers import AnswerCache
 from slogate.core.snapshot import Snapshot
 from slogate.errors import ConfigError
 from slogate.evaluation.engine import ConfigSource, Engine, SpecSource
@@ -36,16 +37,20 @@ from slogate.notify.sinks import (
     SlackSink,
     WebhookSink,
 )
-from slogate.server.api import create_app
-from slogate.server.auth import AdminTokens
+from slogate.server import canary_api, kayenta_api, webhooks
+from slogate.server.auth import AdminTokens, Secrets
 from slogate.server.github_auth import app_key
-from slogate.server.web import Secrets
+from slogate.server.keys import ANSWERS, CONTROL, ENGINE, PAGER, SECRETS, TELEMETRY, TOKENS
+from slogate.server.routes import ROUTES, add_routes
+from slogate.server.web import errors_middleware
 from slogate.store.sqlite import SQLiteStore
 from slogate.telemetry.logs import register_secret
 from slogate.telemetry.metrics import Telemetry
 from slogate.telemetry.tracing import setup_from_env
 
 log = logging.getLogger(__name__)
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,15 +162,68 @@ class Reloader:
             )
 
 
+def create_app(
+    engine: Engine,
+    telemetry: Telemetry,
+    control: ReleaseControl,
+    *,
+    tokens: AdminTokens | None = None,
+    secrets: Secrets | None = None,
+    pager: Pager | None = None,
+) -> web.Application:
+    """The aiohttp application: its state, the route table, the webhooks' own client."""
+    app = web.Application(
+        middlewares=[errors_middleware],
+        client_max_size=engine.config.server.max_body_bytes,
+    )
+    app[ENGINE] = engine
+    app[TELEMETRY] = telemetry
+    app[CONTROL] = control
+    app[TOKENS] = tokens or AdminTokens({})
+    app[SECRETS] = secrets or Secrets()
+    app[ANSWERS] = AnswerCache()
+    if pager is not None:
+        app[PAGER] = pager
+    add_routes(app, ROUTES, paging=pager is not None)
+    webhooks.setup(app)
+    canary_api.setup(app)
+    kayenta_api.setup(app)
+    return app
+
+
 @dataclass
 class Runtime:
-    """Everything one slogate process runs, wired together (the HTTP app not yet listening)."""
+    """Everything one slogate process runs, wired together. `runner` has set the app up (store
+    open, state loaded) but no site listens yet."""
 
     engine: Engine
     control: ReleaseControl
     pager: Pager
     telemetry: Telemetry
     app: web.Application
+    runner: web.AppRunner
+
+
+def _closing(client: PrometheusClient) -> CleanupContext:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+
+    return context
+
+
+def _opened(store: SQLiteStore, control: ReleaseControl, pager: Pager) -> CleanupContext:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        await store.open()
+        try:
+            await control.load()
+            await pager.load()
+            yield
+        finally:
+            await pager.aclose()
+            await store.close()
+
+    return context
 
 
 @contextlib.asynccontextmanager
@@ -179,10 +237,14 @@ async def runtime(
     sinks: dict[str, Sink] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Runtime]:
-    """Open the store, load specs and state, wire evaluation, halts, paging and the API.
+    """Load specs, wire evaluation, halts, paging and the API, and set the app up.
 
-    Raises `ConfigError` (nothing left open) when the specs are invalid.
+    Long-lived resources (the backend client, the store, the sinks) open in the app's
+    `cleanup_ctx` and close with it, in reverse order, whatever failed: a start that stops
+    half-way leaks nothing. Raises `ConfigError` (nothing left open) when the specs or the
+    sinks' secrets are invalid, `StoreError` when the store cannot be opened.
     """
+    pager_sinks = build_sinks(config) if sinks is None else sinks
     client = backend_client(config)
     engine = Engine(config, specs, client, config_source=config_source, clock=clock)
     result = engine.load()
@@ -190,27 +252,26 @@ async def runtime(
         await client.aclose()
         raise ConfigError("invalid specs:\n" + "\n".join(result.errors))
     store = SQLiteStore(Path(config.store.path))
-    await store.open()
-    pager = Pager(config.notifications, build_sinks(config) if sinks is None else sinks, store)
+    pager = Pager(config.notifications, pager_sinks, store)
+    control = ReleaseControl(store)
+    telemetry = Telemetry(lambda: engine.snapshot, control=control, pager=pager)
+    pager.on_outcome = telemetry.observe_notification
+    engine.listeners.append(telemetry.observe_cycle)
+
+    async def halt_and_page(snapshot: Snapshot) -> None:
+        await control.apply_halts(snapshot, engine.config.policy)
+        await pager.after_cycle(snapshot, control.halted())
+
+    engine.listeners.append(halt_and_page)
+    app = create_app(engine, telemetry, control, tokens=tokens, secrets=secrets, pager=pager)
+    app.cleanup_ctx.append(_closing(client))
+    app.cleanup_ctx.append(_opened(store, control, pager))
+    runner = web.AppRunner(app, access_log=None)
     try:
-        control = ReleaseControl(store)
-        await control.load()
-        await pager.load()
-        telemetry = Telemetry(lambda: engine.snapshot, control=control, pager=pager)
-        pager.on_outcome = telemetry.observe_notification
-        engine.listeners.append(telemetry.observe_cycle)
-
-        async def halt_and_page(snapshot: Snapshot) -> None:
-            await control.apply_halts(snapshot, engine.config.policy)
-            await pager.after_cycle(snapshot, control.halted())
-
-        engine.listeners.append(halt_and_page)
-        app = create_app(engine, telemetry, control, tokens=tokens, secrets=secrets, pager=pager)
-        yield Runtime(engine, control, pager, telemetry, app)
+        await runner.setup()
+        yield Runtime(engine, control, pager, telemetry, app, runner)
     finally:
-        await client.aclose()
-        await pager.aclose()
-        await store.close()
+        await runner.cleanup()  # stops accepting, waits for in-flight requests, then closes
 
 
 async def cancel(*tasks: asyncio.Task[None]) -> None:
@@ -245,9 +306,7 @@ async def serve(
         config, specs, config_source=config_source, tokens=tokens, secrets=secrets
     ) as rt:
         freeze_long_lived()  # before listening: the collection it starts with takes a while
-        runner = web.AppRunner(rt.app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, listen.host, listen.port, shutdown_timeout=10).start()
+        await web.TCPSite(rt.runner, listen.host, listen.port, shutdown_timeout=10).start()
         sender = asyncio.create_task(rt.pager.run())
         lag = asyncio.create_task(watch_loop_lag(rt.telemetry))
         scheduler = start_scheduler(rt.engine)
@@ -279,4 +338,3 @@ async def serve(
             log.info("stopping: draining requests")
             await cancel(watcher, sender, lag)  # pending notifications stay in the outbox
             scheduler.shutdown(wait=False)
-            await runner.cleanup()  # stops accepting, waits for in-flight requests

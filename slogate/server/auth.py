@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from slogate.errors import ConfigError
@@ -77,3 +78,16 @@ class AdminTokens:
                     raise ConfigError(f"{token_file}:{number}: admin token name {name!r} repeated")
                 tokens[name.strip()] = token.strip()
         return cls(tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """Secrets of the integrations, read from env or files at start; never logged."""
+
+    github_webhook_secret: str = ""
+    github_token: str = ""
+    github_private_key: str = ""
+    """The GitHub App's private key (PEM)."""
+
+    def __repr__(self) -> str:
+        return "Secrets(***)"

@@ -36,18 +36,11 @@ from slogate.core.ids import ulid
 from slogate.core.model import SLO
 from slogate.core.policy import GateRequest, ReasonCode
 from slogate.core.views import encode
-from slogate.errors import BackendError
+from slogate.errors import BackendError, BadRequestError
 from slogate.evaluation.backend import RangeBackend
 from slogate.evaluation.canary_queries import fetch_figures
-from slogate.server.web import (
-    CONTROL,
-    ENGINE,
-    TELEMETRY,
-    BadRequestError,
-    check_field,
-    parse_time,
-    request_fields,
-)
+from slogate.server.keys import CONTROL, ENGINE, TELEMETRY
+from slogate.server.web import check_field, parse_time, request_fields
 from slogate.store.base import DecisionRecord
 from slogate.telemetry.tracing import set_attributes, span
 
@@ -261,7 +254,8 @@ async def canary(request: web.Request) -> web.Response:
     return (await analyse(request.app, canary_req, "canary")).response()
 
 
-def register(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
+    """The analyses' state: the last analyses, and the verdicts counter in the app's registry."""
     app[HISTORY] = CanaryHistory()
     app[VERDICTS] = Counter(
         "slogate_canary_verdicts",
@@ -269,5 +263,3 @@ def register(app: web.Application) -> None:
         ["service", "verdict"],
         registry=app[TELEMETRY].registry,
     )
-    app.router.add_get("/v1/canary", canary)
-    app.router.add_post("/v1/canary", canary)

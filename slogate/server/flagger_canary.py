@@ -23,8 +23,9 @@ from typing import Any
 from aiohttp import web
 
 from slogate.core.canary import CanaryVerdict
+from slogate.errors import BadRequestError
 from slogate.server.canary_api import CanaryAnswer, analyse, canary_request, known_to
-from slogate.server.web import BadRequestError, json_object
+from slogate.server.web import json_object
 from slogate.server.webhooks import flagger_request
 
 METADATA_FIELDS = ("canary", "baseline", "window", "start", "end")
@@ -53,8 +54,3 @@ async def confirm(request: web.Request) -> web.Response:
 async def rollout(request: web.Request) -> web.Response:
     answer = await _analyse(request)
     return answer.response(403 if answer.analysis.verdict is CanaryVerdict.FAIL else 200)
-
-
-def register(app: web.Application) -> None:
-    app.router.add_post("/v1/canary/flagger", confirm)
-    app.router.add_post("/v1/canary/flagger/rollout", rollout)

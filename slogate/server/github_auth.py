@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 
 from slogate.config import GitHubConfig
-from slogate.errors import ConfigError, SlogateError
+from slogate.errors import ConfigError, GitHubAuthError
 
 if TYPE_CHECKING:  # cryptography (~5 MB) is loaded only where an app key is configured
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -38,10 +38,6 @@ JWT_LIFETIME = 540
 """Seconds a JWT is valid after now (GitHub accepts at most 600 after `iat`)."""
 REFRESH_BEFORE = 300
 """An installation token is replaced this many seconds before it expires."""
-
-
-class GitHubAuthError(SlogateError):
-    """No token could be had for a call to GitHub."""
 
 
 class GitHubCredentials(Protocol):

@@ -31,17 +31,11 @@ from aiohttp import web
 
 from slogate.conventions import NAME
 from slogate.core.canary import CanaryVerdict
-from slogate.core.gate import UnknownServiceError
 from slogate.core.policy import GateRequest
+from slogate.errors import BadRequestError, UnknownServiceError
 from slogate.server.canary_api import CanaryAnswer, CanaryRequest, analyse
-from slogate.server.web import (
-    ENGINE,
-    BadRequestError,
-    check_field,
-    json_object,
-    json_response,
-    parse_time,
-)
+from slogate.server.keys import ENGINE
+from slogate.server.web import check_field, json_object, json_response, parse_time
 
 QUERY_PARAMETERS = (
     "application",
@@ -231,8 +225,5 @@ async def execution_result(request: web.Request) -> web.Response:
     return json_response(execution.view())
 
 
-def register(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app[EXECUTIONS] = OrderedDict()
-    app.router.add_get("/canaryConfig", canary_configs)
-    app.router.add_post("/canary/{id}", start_execution)  # the id of a config
-    app.router.add_get("/canary/{id}", execution_result)  # the id of an execution

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from slogate import __version__
 from slogate.conventions import NAME
 from slogate.core.policy import ReasonCode, Verdict
 from slogate.server.web import TOKEN
+
+if TYPE_CHECKING:
+    from slogate.server.routes import Route
 
 # The patterns the handlers check (`web.check_field`), so the document and the checks agree.
 NAME_PATTERN = NAME.pattern
@@ -456,10 +459,103 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
 }
 
 
-@cache
-def openapi_document() -> dict[str, Any]:
+OPERATIONS: dict[str, dict[str, Any]] = {
+    "/healthz": {
+        "get": {
+            "summary": "Process alive",
+            "responses": {"200": _json({"type": "object"}, "Alive")},
+        }
+    },
+    "/readyz": {
+        "get": {
+            "summary": "Specs loaded and a first evaluation finished",
+            "responses": {
+                "200": _json({"type": "object"}, "Ready"),
+                "503": _json({"type": "object"}, "Not ready, with the reason"),
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus exposition",
+            "responses": {
+                "200": {
+                    "description": "Metrics",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "responses": {"200": _json({"type": "object"}, "OpenAPI")},
+        }
+    },
+    "/v1/slos": {
+        "get": {
+            "summary": "Every SLO's current status",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"slos": {"type": "array", "items": _ref("SLOStatus")}},
+                    },
+                    "Statuses",
+                )
+            },
+        }
+    },
+    "/v1/slos/{service}/{slo}": {
+        "get": {
+            "summary": "One SLO's status",
+            "parameters": [
+                {
+                    "name": "service",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": "slo",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
+            ],
+            "responses": {"200": _json(_ref("SLOStatus"), "Status"), "404": _ERROR},
+        }
+    },
+    "/v1/gate": {
+        "get": {
+            "summary": "Gate decision",
+            "parameters": _GATE_PARAMS,
+            "responses": _GATE_RESPONSES,
+        },
+        "post": {
+            "summary": "Gate decision (JSON body)",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("GateRequest")}},
+            },
+            "responses": _GATE_RESPONSES,
+        },
+    },
+    **_RELEASE_CONTROL_PATHS,
+}
+"""Every operation's OpenAPI description, by path and method. The document lists those of the
+routes it is given (`routes.ROUTES`, what the app serves); `routes` checks that each has one."""
+
+
+def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of `routes`. Raises KeyError for an undocumented route."""
     from slogate.server.canary_openapi import CANARY_PATHS, CANARY_SCHEMAS  # uses the above
 
+    operations = {**OPERATIONS, **CANARY_PATHS}
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        method = route.method.lower()
+        paths.setdefault(route.path, {})[method] = operations[route.path][method]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -467,93 +563,7 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": "SLO and error-budget deploy gate.",
         },
-        "paths": {
-            "/healthz": {
-                "get": {
-                    "summary": "Process alive",
-                    "responses": {"200": _json({"type": "object"}, "Alive")},
-                }
-            },
-            "/readyz": {
-                "get": {
-                    "summary": "Specs loaded and a first evaluation finished",
-                    "responses": {
-                        "200": _json({"type": "object"}, "Ready"),
-                        "503": _json({"type": "object"}, "Not ready, with the reason"),
-                    },
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus exposition",
-                    "responses": {
-                        "200": {
-                            "description": "Metrics",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "summary": "This document",
-                    "responses": {"200": _json({"type": "object"}, "OpenAPI")},
-                }
-            },
-            "/v1/slos": {
-                "get": {
-                    "summary": "Every SLO's current status",
-                    "responses": {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "slos": {"type": "array", "items": _ref("SLOStatus")}
-                                },
-                            },
-                            "Statuses",
-                        )
-                    },
-                }
-            },
-            "/v1/slos/{service}/{slo}": {
-                "get": {
-                    "summary": "One SLO's status",
-                    "parameters": [
-                        {
-                            "name": "service",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        },
-                        {
-                            "name": "slo",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        },
-                    ],
-                    "responses": {"200": _json(_ref("SLOStatus"), "Status"), "404": _ERROR},
-                }
-            },
-            "/v1/gate": {
-                "get": {
-                    "summary": "Gate decision",
-                    "parameters": _GATE_PARAMS,
-                    "responses": _GATE_RESPONSES,
-                },
-                "post": {
-                    "summary": "Gate decision (JSON body)",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("GateRequest")}},
-                    },
-                    "responses": _GATE_RESPONSES,
-                },
-            },
-            **_RELEASE_CONTROL_PATHS,
-            **CANARY_PATHS,
-        },
+        "paths": paths,
         "components": {
             "schemas": {**_SCHEMAS, **CANARY_SCHEMAS},
             "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},

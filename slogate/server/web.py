@@ -13,59 +13,20 @@ from typing import Any
 
 from aiohttp import web
 
-from slogate.control.releases import ReleaseControl
-from slogate.core.answers import AnswerCache
-from slogate.core.gate import Decision, UnknownServiceError
+from slogate.core.gate import Decision
 from slogate.core.policy import GateRequest
 from slogate.core.views import encode
-from slogate.errors import StoreError
-from slogate.evaluation.engine import Engine
-from slogate.server.auth import AdminTokens
-from slogate.telemetry.metrics import Telemetry
+from slogate.errors import (
+    BadRequestError,
+    RequestError,
+    StoreError,
+)
+from slogate.server.keys import ANSWERS, CONTROL, ENGINE, TELEMETRY
 from slogate.telemetry.tracing import set_attributes, span
 
 log = logging.getLogger(__name__)
 
 TOKEN = re.compile(r"^[\x21-\x7e]{1,256}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Secrets:
-    """Secrets of the integrations, read from env or files at start; never logged."""
-
-    github_webhook_secret: str = ""
-    github_token: str = ""
-    github_private_key: str = ""
-    """The GitHub App's private key (PEM)."""
-
-    def __repr__(self) -> str:
-        return "Secrets(***)"
-
-
-ENGINE = web.AppKey("engine", Engine)
-TELEMETRY = web.AppKey("telemetry", Telemetry)
-CONTROL = web.AppKey("control", ReleaseControl)
-TOKENS = web.AppKey("tokens", AdminTokens)
-SECRETS = web.AppKey("secrets", Secrets)
-ANSWERS = web.AppKey("answers", AnswerCache)
-
-
-class UnauthorizedError(Exception):
-    """No (401) or a refused (403) admin token."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = "unauthorized" if status == 401 else "forbidden"
-
-
-class BadRequestError(Exception):
-    """A request that slogate will not act on; answered 400 naming the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def json_response(body: Any, status: int = 200, *, encoded: str | None = None) -> web.Response:
@@ -100,15 +61,12 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     try:
         response: web.StreamResponse = await handler(request)
         return response
-    except BadRequestError as exc:
-        return error_response(400, "bad_request", exc.message, exc.field)
-    except UnauthorizedError as exc:
-        response = error_response(exc.status, exc.code, str(exc))
+    except RequestError as exc:
+        field = exc.field if isinstance(exc, BadRequestError) else None
+        response = error_response(exc.status, exc.code, str(exc), field)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="slogate"'
         return response
-    except UnknownServiceError as exc:
-        return error_response(404, "not_found", str(exc))
     except StoreError as exc:
         log.error("store unavailable: %s", exc)
         return error_response(

@@ -14,8 +14,6 @@ Both tolerate fields their senders add; both are audited like every gate decisio
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -24,15 +22,14 @@ import httpx
 from aiohttp import web
 
 from slogate.conventions import NAME
-from slogate.core.gate import Decision, UnknownServiceError, statuses_for
+from slogate.core import signatures
+from slogate.core.gate import Decision, statuses_for
 from slogate.core.policy import GateRequest, ReasonCode, slo_reasons
-from slogate.errors import ConfigError
-from slogate.server.github_auth import GitHubAuthError, GitHubCredentials, github_credentials
+from slogate.errors import BadRequestError, ConfigError, GitHubAuthError, UnknownServiceError
+from slogate.server.github_auth import GitHubCredentials, github_credentials
+from slogate.server.keys import ENGINE, GITHUB_AUTH, HTTP_CLIENT, SECRETS
 from slogate.server.web import (
-    ENGINE,
-    SECRETS,
     TOKEN,
-    BadRequestError,
     check_field,
     error_response,
     gate_decision,
@@ -42,8 +39,6 @@ from slogate.server.web import (
 
 log = logging.getLogger(__name__)
 
-HTTP_CLIENT = web.AppKey("http_client", httpx.AsyncClient)
-GITHUB_AUTH = web.AppKey("github_auth", dict)
 ROLLBACK_CODES = frozenset({ReasonCode.FAST_BURN, ReasonCode.BUDGET_EXHAUSTED})
 GITHUB_COMMENT_LIMIT = 1024
 
@@ -118,12 +113,6 @@ async def flagger_rollback(request: web.Request) -> web.Response:
 # --- GitHub deployment protection rules -----------------------------------------------------------
 
 
-def verify_signature(secret: str, body: bytes, header: str) -> bool:
-    """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`, compared in constant time."""
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header.strip().encode())
-
-
 def _field(payload: Mapping[str, Any], path: str) -> Any:
     value: Any = payload
     for part in path.split("."):
@@ -150,7 +139,7 @@ async def github_gate(request: web.Request) -> web.Response:
             403, "forbidden", "GitHub integration disabled: no webhook secret configured"
         )
     raw = await request.read()
-    if not verify_signature(secret, raw, request.headers.get("X-Hub-Signature-256", "")):
+    if not signatures.verify(secret, raw, request.headers.get("X-Hub-Signature-256", "")):
         return error_response(401, "bad_signature", "X-Hub-Signature-256 does not match")
     event = request.headers.get("X-GitHub-Event", "")
     if event == "ping":
@@ -244,9 +233,7 @@ async def _http_client(app: web.Application) -> Any:
         yield
 
 
-def register(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
+    """The webhooks' own state: GitHub credentials and the client of outgoing calls."""
     app[GITHUB_AUTH] = {}
     app.cleanup_ctx.append(_http_client)
-    app.router.add_post("/v1/gate/flagger", flagger_gate)
-    app.router.add_post("/v1/gate/flagger/rollback", flagger_rollback)
-    app.router.add_post("/v1/gate/github", github_gate)

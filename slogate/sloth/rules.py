@@ -78,7 +78,7 @@ from slogate.core.model import (
     no_labels,
 )
 from slogate.core.windows import AlertWindows, BurnWindow
-from slogate.errors import SpecError
+from slogate.errors import PluginError, SpecError
 from slogate.sloth.promql import go_float, go_quote  # Go's %v and strconv.Quote
 from slogate.sloth.validation import effective_chain
 
@@ -154,10 +154,6 @@ class PluginRequest:
 
 Processor = Callable[[PluginRequest, SLORules], SLORules]
 PluginFactory = Callable[[Mapping[str, Any]], Processor]
-
-
-class PluginError(SpecError):
-    """An SLO plugin that cannot be configured or cannot process an SLO."""
 
 
 # --- Go-compatible formatting ---------------------------------------------------------------------

@@ -236,6 +236,10 @@ class SQLiteStore:
         migrate(conn)
         return conn
 
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
     async def close(self) -> None:
         if self._thread is None:
             return

@@ -4,19 +4,18 @@ scrape time, and counters of gate decisions, backend errors and evaluation cycle
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from slogate.control.releases import ReleaseControl
 from slogate.core.durations import format_duration
 from slogate.core.gate import Decision
-from slogate.core.overrides import FreezeKind
+from slogate.core.incidents import Severity
+from slogate.core.overrides import Exemption, Freeze, FreezeKind
 from slogate.core.snapshot import Snapshot
-from slogate.notify.paging import Pager
 
 
 class SnapshotCollector(Collector):
@@ -80,10 +79,26 @@ class SnapshotCollector(Collector):
         yield from (ratio, burn, remaining, objective, firing, age, snap_age)
 
 
+class Overrides(Protocol):
+    """What the overrides gauges read (`control.releases.ReleaseControl`)."""
+
+    def freezes(self) -> Sequence[Freeze]: ...
+    def exemptions(self) -> Sequence[Exemption]: ...
+
+
+class Outbox(Protocol):
+    """What the outbox gauges read (`notify.paging.Pager`)."""
+
+    @property
+    def open(self) -> Mapping[tuple[str, Severity], object]: ...
+
+    def depth(self) -> Mapping[str, int]: ...
+
+
 class OverridesCollector(Collector):
     """Active freezes (by kind) and exemptions."""
 
-    def __init__(self, control: ReleaseControl) -> None:
+    def __init__(self, control: Overrides) -> None:
         self.control = control
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -103,7 +118,7 @@ class OverridesCollector(Collector):
 class OutboxCollector(Collector):
     """Notifications waiting for their sink's acknowledgement."""
 
-    def __init__(self, pager: Pager) -> None:
+    def __init__(self, pager: Outbox) -> None:
         self.pager = pager
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -134,8 +149,8 @@ class Telemetry:
         *,
         clock: Callable[[], float] = time.time,
         registry: CollectorRegistry | None = None,
-        control: ReleaseControl | None = None,
-        pager: Pager | None = None,
+        control: Overrides | None = None,
+        pager: Outbox | None = None,
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self.registry.register(SnapshotCollector(current, clock))

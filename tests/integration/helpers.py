@@ -27,8 +27,7 @@ from slogate.evaluation.scheduler import start_scheduler
 from slogate.notify.paging import Pager
 from slogate.notify.sinks import Sink
 from slogate.server.app import cancel, runtime
-from slogate.server.auth import AdminTokens
-from slogate.server.web import Secrets
+from slogate.server.auth import AdminTokens, Secrets
 
 from ..conftest import DEMO_SPECS
 from .conftest import HISTORY_TRAFFIC
@@ -115,10 +114,8 @@ async def running_slogate(
             sinks=sinks,
             clock=clock,
         ) as rt:
-            runner = web.AppRunner(rt.app)
-            await runner.setup()
             port = free_port()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
+            await web.TCPSite(rt.runner, "127.0.0.1", port).start()
             scheduler = start_scheduler(rt.engine) if schedule else None
             sender = asyncio.create_task(rt.pager.run()) if send else None
             if not schedule:
@@ -132,7 +129,6 @@ async def running_slogate(
                     scheduler.shutdown(wait=False)
                 if sender is not None:
                     await cancel(sender)
-                await runner.cleanup()
 
 
 async def run_cli(*args: str) -> tuple[int, str, str]:

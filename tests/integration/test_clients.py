@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from slogate.cli.localprom import free_port
-from slogate.server.web import Secrets
+from slogate.server.auth import Secrets
 
 from ..conftest import ROOT
 from .conftest import History

@@ -58,7 +58,7 @@ async def test_demo_serves_the_promised_verdicts(tmp_path: Path) -> None:
                 except httpx.HTTPError:
                     return False
 
-            await eventually(ready, f"the demo to be ready (its log: {log})", within=120, every=0.5)
+            await eventually(ready, f"the demo to be ready (its log: {log})", within=600, every=0.5)
             verdicts = {
                 s: (await http.get("/v1/gate", params={"service": s})).json()["decision"]
                 for s in PROMISED
