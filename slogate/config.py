@@ -8,7 +8,8 @@ published as `docs/slogate.schema.json` for editors), its checks (types, bounds,
 and the values the rest of slogate reads. msgspec's errors are reworded into slogate's own
 `file: key.path: reason` form.
 
-    prometheus:   {url, timeout, connect_timeout, max_concurrency, headers, bearer_token_file}
+    prometheus:   {url, timeout, connect_timeout, max_concurrency, headers, bearer_token_file,
+                   flavor: prometheus|thanos|mimir|victoriametrics}
     evaluation:   {interval, mode: auto|rules|direct, batch_size}
     specs:        {path, default_period, windows_path, watch_interval}
     server:       {listen, max_body_bytes, admin_token_file}
@@ -76,6 +77,8 @@ class PrometheusConfig(Section, frozen=True, kw_only=True):
     max_concurrency: Positive = 16
     headers: dict[str, str] = {}
     bearer_token_file: str = ""
+    flavor: Literal["prometheus", "thanos", "mimir", "victoriametrics"] = "prometheus"
+    """Which server speaks the query API (what each needs: `evaluation.flavors.Flavor`)."""
 
 
 class EvaluationConfig(Section, frozen=True, kw_only=True):

@@ -8,7 +8,8 @@ SlogateError
 ├── ConfigError              slogate's own config file is invalid (file and key)
 ├── UsageError               a command line that cannot run (exit 2)
 ├── BackendError             the metric backend could not answer a query
-│   └── QueryError           it answered: this query failed (another may succeed)
+│   ├── QueryError           it answered: this query failed (another may succeed)
+│   └── DegradedDataError    it answered with warnings: the data may be incomplete
 ├── StoreError               the durable store could not read or write
 ├── DeliveryError            a notification sink did not take a notification
 ├── GitHubAuthError          no token could be had for a call to GitHub
@@ -67,6 +68,11 @@ class BackendError(SlogateError):
 class QueryError(BackendError):
     """The backend answered, and its answer is that this query failed (bad data, a limit, its
     own timeout): another query may well succeed, unlike when the backend is unreachable."""
+
+
+class DegradedDataError(BackendError):
+    """The backend answered with warnings that its data may be incomplete (a Thanos partial
+    response, a failed remote store): the figures are not used, as if it had not answered."""
 
 
 class StoreError(SlogateError):

@@ -1,8 +1,8 @@
 """Async client of the Prometheus HTTP query API (`/api/v1/query`).
 
-Anything that speaks it works: Prometheus, Thanos Query, Mimir, VictoriaMetrics. One keep-alive
-pool, connect and read timeouts, a bound on queries in flight, no retries (the next cycle is the
-retry).
+Anything that speaks it works: Prometheus, Thanos Query, Mimir, VictoriaMetrics (what differs
+between them: `flavors`). One keep-alive pool, connect and read timeouts, a bound on queries in
+flight, no retries (the next cycle is the retry).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 
-from slogate.errors import BackendError, QueryError
+from slogate.errors import BackendError, DegradedDataError, QueryError
 from slogate.evaluation.backend import NO_LABELS, Sample
+from slogate.evaluation.flavors import degraded
 
 
 def _value(raw: Any) -> float:
@@ -31,6 +32,8 @@ def parse_response(payload: Any) -> list[Sample]:
     if payload.get("status") != "success":
         kind = payload.get("errorType", "error")
         raise QueryError(f"{kind}: {payload.get('error', 'query failed')}")
+    if warnings := degraded(payload):
+        raise DegradedDataError(f"degraded data: {'; '.join(warnings)}"[:500])
     data = payload.get("data")
     if not isinstance(data, dict):
         raise BackendError("invalid response: no data")
@@ -59,10 +62,13 @@ class PrometheusClient:
         connect_timeout: float = 3.0,
         max_concurrency: int = 16,
         headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.params = dict(params or {})
+        """Form fields sent with every query (a flavor's, e.g. Thanos' `partial_response`)."""
         self._slots = asyncio.Semaphore(max_concurrency)
         self._http = httpx.AsyncClient(
             base_url=self.url,
@@ -76,7 +82,12 @@ class PrometheusClient:
 
     async def query(self, expr: str, at: float) -> list[Sample]:
         """Evaluate `expr` at unix time `at`; raise `BackendError` on any failure."""
-        form = {"query": expr, "time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
+        form = {
+            **self.params,
+            "query": expr,
+            "time": f"{at:.3f}",
+            "timeout": f"{self.timeout:g}s",
+        }
         async with self._slots:
             try:
                 response = await self._http.post("/api/v1/query", data=form)

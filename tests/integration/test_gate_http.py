@@ -18,8 +18,8 @@ EXPECTED = {
 }
 
 
-async def test_decisions_and_reason_codes_per_service(history: History) -> None:
-    async with running_slogate(history.url) as slogate:
+async def test_decisions_and_reason_codes_per_service(backend: History) -> None:
+    async with running_slogate(backend.url, config_text=backend.config) as slogate:
         for service, (decision, codes) in EXPECTED.items():
             status, body = await slogate.gate(service=service)
             assert status == 200, body
@@ -35,8 +35,8 @@ async def test_decisions_and_reason_codes_per_service(history: History) -> None:
             assert slo["state"] == ("no_data" if service == "notifications" else "ok")
 
 
-async def test_deny_answer_shape_matches_the_contract(history: History) -> None:
-    async with running_slogate(history.url) as slogate:
+async def test_deny_answer_shape_matches_the_contract(backend: History) -> None:
+    async with running_slogate(backend.url, config_text=backend.config) as slogate:
         status, body = await slogate.gate(
             service="payments", deploy_id="build-77", step="canary-10"
         )
@@ -53,8 +53,8 @@ async def test_deny_answer_shape_matches_the_contract(history: History) -> None:
         assert body["evaluated_at"].endswith("Z")
 
 
-async def test_post_json_body_and_exempt_change_type(history: History) -> None:
-    async with running_slogate(history.url) as slogate:
+async def test_post_json_body_and_exempt_change_type(backend: History) -> None:
+    async with running_slogate(backend.url, config_text=backend.config) as slogate:
         response = await slogate.http.post(
             "/v1/gate", json={"service": "search", "change_type": "rollback"}
         )
@@ -125,8 +125,8 @@ async def test_body_size_is_bounded(history: History) -> None:
         assert response.status_code == 413
 
 
-async def test_health_readiness_slos_metrics_openapi(history: History) -> None:
-    async with running_slogate(history.url) as slogate:
+async def test_health_readiness_slos_metrics_openapi(backend: History) -> None:
+    async with running_slogate(backend.url, config_text=backend.config) as slogate:
         assert (await slogate.http.get("/healthz")).status_code == 200
         ready = await slogate.http.get("/readyz")
         assert ready.status_code == 200 and ready.json()["slos"] == 6
@@ -172,8 +172,8 @@ async def test_readiness_before_first_cycle(history: History) -> None:
         assert [r["code"] for r in body["reasons"]] == ["stale_data"]
 
 
-async def test_check_cli_exit_codes(history: History) -> None:
-    async with running_slogate(history.url) as slogate:
+async def test_check_cli_exit_codes(backend: History) -> None:
+    async with running_slogate(backend.url, config_text=backend.config) as slogate:
         cases = {"checkout": 0, "catalog": 0, "payments": 1, "search": 1, "nope": 3}
         for service, code in cases.items():
             rc, out, err = await run_cli("check", "--service", service, "--url", slogate.url)
