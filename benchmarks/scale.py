@@ -36,6 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import httpx  # noqa: E402
+
 from slogate.cli import demo  # noqa: E402
 from slogate.cli.demo import HISTORY, TIERS  # noqa: E402
 from slogate.cli.localprom import LocalPrometheus, backfill  # noqa: E402
@@ -155,15 +157,17 @@ async def slogate_worker(url: str, specs: Path, n: int, mode: str, cycles: int) 
     wanted = {f"slo{k:04d}" for k in range(n)}
     slos = tuple(s for s in found.slos if s.name in wanted)
     assert len(slos) == n
-    durations = []
+    durations, cpu = [], []
     async with PrometheusClient(url, timeout=60, max_concurrency=16) as client:
         evaluator = Evaluator(client, mode=Mode(mode))
         snapshot = None
         for _ in range(cycles):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             snapshot = await evaluator.evaluate(slos, snapshot)
             durations.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
     assert snapshot is not None
+    prometheus = await prometheus_cycle_time(url, slos, mode)
     burn = {
         s.slo.name: {w: s.burn_rates.get(sec) for w, sec in STEPS.items()}
         for s in snapshot.statuses.values()
@@ -174,7 +178,50 @@ async def slogate_worker(url: str, specs: Path, n: int, mode: str, cycles: int) 
         "failed": snapshot.failed_queries,
         "from_rules": snapshot.from_rules,
         "rss_mb": peak_rss_mb(),
+        "cpu_s": statistics.median(cpu),
+        **prometheus,
         "burn": burn,
+    }
+
+
+class StatsTransport(httpx.AsyncHTTPTransport):
+    """Adds `stats=all` to every query and keeps the timings Prometheus reports for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exec_s: list[float] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.content + b"&stats=all"
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+        asked = httpx.Request(request.method, request.url, headers=headers, content=body)
+        response = await super().handle_async_request(asked)
+        content = await response.aread()
+        stats = json.loads(content).get("data", {}).get("stats", {}).get("timings", {})
+        self.exec_s.append(float(stats.get("execTotalTime", "nan")))
+        kept = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-encoding", "content-length")  # content is decoded
+        }
+        return httpx.Response(response.status_code, headers=kept, content=content)
+
+
+async def prometheus_cycle_time(url: str, slos: Any, mode: str) -> dict[str, float]:
+    """One more cycle of the same SLOs with `stats=all`: Prometheus' own execution time, summed
+    over the cycle's queries (`execTotalTime`: queue, preparation, evaluation, sorting). Kept out
+    of the measured cycles: reading the stats costs slogate a JSON decode per answer."""
+    from slogate.evaluation.evaluator import Evaluator, Mode
+    from slogate.evaluation.prometheus import PrometheusClient
+
+    transport = StatsTransport()
+    started = time.perf_counter()
+    async with PrometheusClient(url, timeout=60, max_concurrency=16, transport=transport) as client:
+        await Evaluator(client, mode=Mode(mode)).evaluate(slos)
+    return {
+        "stats_cycle_s": time.perf_counter() - started,
+        "prometheus_s": sum(transport.exec_s),
+        "prometheus_max_s": max(transport.exec_s, default=0.0),
     }
 
 
@@ -273,11 +320,29 @@ def burn_disagreements(
     return found
 
 
-def wait_for_rules(prometheus: LocalPrometheus, expected: int) -> None:
-    import httpx
+RELOAD_TIMEOUT_S = 1800.0
+"""Prometheus parses and starts every rule group before `/-/reload` answers: 10,000 SLOs'
+groups take minutes on a busy 2-core machine."""
 
+
+def reload_rules(prometheus: LocalPrometheus, rule_file: Path) -> None:
+    """Load `rule_file` into the running Prometheus, giving the reload the time it needs."""
+    prometheus.rule_files = [rule_file]
+    prometheus.prepare()
+    started = time.monotonic()
+    httpx.post(f"{prometheus.url}/-/reload", timeout=RELOAD_TIMEOUT_S).raise_for_status()
+    print(f"rules reloaded in {time.monotonic() - started:.1f} s", flush=True)
+
+
+def rules_deadline_s(expected: int) -> float:
+    """How long the first evaluation of `expected` SLOs' recording rules may take: 10 minutes,
+    plus 0.3 s per SLO (8 rules each, some over 30 days)."""
+    return 600 + 0.3 * expected
+
+
+def wait_for_rules(prometheus: LocalPrometheus, expected: int) -> None:
     query = 'count(slo:sli_error:ratio_rate3d{sloth_id!=""})'
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + rules_deadline_s(expected)
     while time.monotonic() < deadline:
         result = httpx.get(
             f"{prometheus.url}/api/v1/query", params={"query": query}, timeout=30
@@ -326,7 +391,7 @@ def main() -> int:
         return 0
 
     if args.report_only:
-        saved = json.loads((BENCH / "scale-results.json").read_text())
+        saved = json.loads(RESULTS.read_text())
         return report({int(n): runs for n, runs in saved.items()})
     sizes = [int(s) for s in args.sizes.split(",")]
     workdir = BENCH / f"scale-{args.services}"
@@ -351,18 +416,41 @@ def main() -> int:
                         json.dumps(STEPS),
                     ]
                 )
-            print(f"N={n}: direct and slo-generator measured", flush=True)
-        prometheus.rule_files = [write_rules(workdir, specs)]
-        prometheus.prepare()
-        prometheus.reload()
+            save(rows, f"N={n}: direct and slo-generator measured")
+        reload_rules(prometheus, write_rules(workdir, specs))
         print("recording rules loaded; waiting for their first evaluation ...", flush=True)
         wait_for_rules(prometheus, max(sizes))
         for n in sizes:
             rows[n]["rules"] = slogate_run(prometheus.url, specs, n, "auto", args.cycles)
+            save(rows, f"N={n}: rules measured")
     finally:
         prometheus.stop()
-    (BENCH / "scale-results.json").write_text(json.dumps(rows))
     return report(rows)
+
+
+RESULTS = BENCH / "scale-results.json"
+
+
+def save(rows: dict[int, dict[str, dict[str, Any]]], what: str) -> None:
+    """Write every result so far (a later size failing loses nothing: `--report-only`)."""
+    partial = RESULTS.with_suffix(".tmp")
+    partial.write_text(json.dumps(rows))
+    partial.replace(RESULTS)
+    print(f"{what} (saved to {RESULTS.relative_to(ROOT)})", flush=True)
+
+
+def prometheus_header() -> str:
+    return f"{'CPU s':>7} {'Prometheus s':>13} {'slogate/Prom':>13}"
+
+
+def prometheus_columns(run: dict[str, Any]) -> str:
+    """slogate's own CPU per cycle, Prometheus' summed execution time for a cycle of the same
+    queries, and the ratio of the cycle's wall time to it (near or below 1: the cycle is as fast
+    as Prometheus computes; above: time spent in slogate, the network or waiting for a slot)."""
+    if "prometheus_s" not in run:
+        return ""
+    ratio = run["cycle_s"] / run["prometheus_s"] if run["prometheus_s"] else math.nan
+    return f"{run['cpu_s']:>7.3f} {run['prometheus_s']:>13.3f} {ratio:>13.2f}"
 
 
 def report(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
@@ -371,6 +459,7 @@ def report(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
     print()
     print(
         f"{'N':>6} {'mode':<14} {'cycle s':>9} {'queries':>8} {'peak RSS MB':>12} {'vs slo-generator':>17}"
+        f" {prometheus_header()}"
     )
     for n, runs in rows.items():
         base = runs.get("slo-generator")
@@ -385,6 +474,7 @@ def report(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
             )
             print(
                 f"{n:>6} {mode:<14} {run['cycle_s']:>9.3f} {run['queries']:>8} {run['rss_mb']:>12.1f} {ratio:>17}"
+                f" {prometheus_columns(run)}"
             )
         if base:
             disagree = burn_disagreements(runs["direct"]["burn"], base["burn"])
@@ -393,7 +483,9 @@ def report(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
                 f"{'':>6} burn rates 1h/6h/1d/3d, {checked} SLO steps: {len(disagree)} differ from slo-generator's"
             )
             problems += disagree[:5]
-        if runs["rules"]["from_rules"] != n:
+        if "rules" not in runs:
+            problems.append(f"N={n}: rules mode not measured")
+        elif runs["rules"]["from_rules"] != n:
             problems.append(f"N={n}: only {runs['rules']['from_rules']} SLOs read from rules")
         if runs["direct"]["failed"]:
             problems.append(f"N={n}: {runs['direct']['failed']} direct queries failed")
