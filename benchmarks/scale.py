@@ -114,7 +114,7 @@ def prepare(workdir: Path, services: int, largest: int) -> tuple[LocalPrometheus
     source.write_text(
         openmetrics(traffic(services), anchor=anchor, start=-HISTORY, end=0, tiers=TIERS)
     )
-    backfill(source, data)
+    backfill(source, data, timeout=BACKFILL_TIMEOUT_S)
     source.unlink()
     specs = workdir / "specs"
     write_specs(specs, slo_table(largest, services))
@@ -319,6 +319,9 @@ def burn_disagreements(
                 found.append(f"{name} {step}: slogate {our}, slo-generator {their}")
     return found
 
+
+BACKFILL_TIMEOUT_S = 3600.0
+"""promtool writing 32 days of 50 services' history: minutes idle, far more on a busy machine."""
 
 RELOAD_TIMEOUT_S = 1800.0
 """Prometheus parses and starts every rule group before `/-/reload` answers: 10,000 SLOs'

@@ -31,7 +31,7 @@ def binary(name: str) -> str:
     return path
 
 
-def backfill(openmetrics_file: Path, data_dir: Path) -> None:
+def backfill(openmetrics_file: Path, data_dir: Path, timeout: float = 600) -> None:
     """Write TSDB blocks from OpenMetrics (`promtool tsdb create-blocks-from openmetrics`)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
@@ -46,7 +46,7 @@ def backfill(openmetrics_file: Path, data_dir: Path) -> None:
         ],
         check=True,
         capture_output=True,
-        timeout=600,
+        timeout=timeout,
     )
 
 
