@@ -129,6 +129,8 @@ def build(image: str, base: str, workdir: Path) -> None:
     )
     podman(
         "build",
+        "--format",
+        "docker",  # OCI images have no HEALTHCHECK: podman would drop it
         "--network",
         "none",
         "--volume",
