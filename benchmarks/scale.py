@@ -442,18 +442,28 @@ def save(rows: dict[int, dict[str, dict[str, Any]]], what: str) -> None:
     print(f"{what} (saved to {RESULTS.relative_to(ROOT)})", flush=True)
 
 
+IN_FLIGHT = 16
+"""Queries the workers keep in flight (`max_concurrency` above)."""
+
+
 def prometheus_header() -> str:
-    return f"{'CPU s':>7} {'Prometheus s':>13} {'slogate/Prom':>13}"
+    return f"{'CPU s':>7} {'Prom sum s':>11} {'Prom max s':>11} {'cycle/limit':>12}"
 
 
 def prometheus_columns(run: dict[str, Any]) -> str:
-    """slogate's own CPU per cycle, Prometheus' summed execution time for a cycle of the same
-    queries, and the ratio of the cycle's wall time to it (near or below 1: the cycle is as fast
-    as Prometheus computes; above: time spent in slogate, the network or waiting for a slot)."""
+    """slogate's own CPU per cycle; Prometheus' execution times for a cycle of the same queries
+    (summed, and the longest); and the cycle's wall time over the least Prometheus would allow
+    with that many queries in flight (the longest query, or the sum spread over the slots):
+    near 1, the cycle is as fast as Prometheus computes it; above, the rest is slogate's."""
     if "prometheus_s" not in run:
         return ""
-    ratio = run["cycle_s"] / run["prometheus_s"] if run["prometheus_s"] else math.nan
-    return f"{run['cpu_s']:>7.3f} {run['prometheus_s']:>13.3f} {ratio:>13.2f}"
+    slots = min(IN_FLIGHT, max(1, run["queries"]))
+    limit = max(run["prometheus_max_s"], run["prometheus_s"] / slots)
+    ratio = run["cycle_s"] / limit if limit else math.nan
+    return (
+        f"{run['cpu_s']:>7.3f} {run['prometheus_s']:>11.3f} {run['prometheus_max_s']:>11.3f}"
+        f" {ratio:>12.2f}"
+    )
 
 
 def report(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
