@@ -64,8 +64,8 @@ def ok(value: str = "0.001") -> httpx.Response:
 
 def test_flavors_are_chosen_in_config() -> None:
     config = parse_config("prometheus: {url: 'http://thanos-query:9090', flavor: thanos}")
-    assert config.prometheus.flavor is Flavor.THANOS
-    assert parse_config("").prometheus.flavor is Flavor.PROMETHEUS
+    assert Flavor(config.prometheus.flavor) is Flavor.THANOS
+    assert Flavor(parse_config("").prometheus.flavor) is Flavor.PROMETHEUS
     with pytest.raises(Exception, match=r"x.yaml: prometheus.flavor: must be one of prometheus"):
         parse_config("prometheus: {flavor: cortex}", "x.yaml")
 
@@ -140,7 +140,7 @@ async def test_mimir_gets_its_tenant_header_under_its_prometheus_prefix() -> Non
         return ok()
 
     prom = config.prometheus
-    async with client(prom.url, handler, prom.flavor, dict(prom.headers)) as mimir:
+    async with client(prom.url, handler, Flavor(prom.flavor), dict(prom.headers)) as mimir:
         await mimir.query("up", at=1.0)
     [request] = seen
     assert str(request.url) == "http://mimir-query-frontend:8080/prometheus/api/v1/query"

@@ -23,7 +23,7 @@ from slogate.core.answers import AnswerCache
 from slogate.core.snapshot import Snapshot
 from slogate.errors import ConfigError
 from slogate.evaluation.engine import ConfigSource, Engine, SpecSource
-from slogate.evaluation.flavors import query_params
+from slogate.evaluation.flavors import Flavor, query_params
 from slogate.evaluation.prometheus import PrometheusClient
 from slogate.evaluation.reload import watch
 from slogate.evaluation.scheduler import start_scheduler
@@ -92,7 +92,7 @@ def backend_client(config: Config) -> PrometheusClient:
         connect_timeout=prom.connect_timeout,
         max_concurrency=prom.max_concurrency,
         headers=headers,
-        params=query_params(prom.flavor),
+        params=query_params(Flavor(prom.flavor)),
     )
 
 
