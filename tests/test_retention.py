@@ -68,7 +68,7 @@ async def test_prune_deletes_only_older_decisions_in_batches(tmp_path: Path) -> 
 
 
 def incident(n: int) -> dict[str, str]:
-    return {"slo_id": f"svc-slo{n}", "severity": "page", "summary": "s"}
+    return {"slo_id": f"svc-slo{n}", "service": "svc", "slo": f"slo{n}", "severity": "page"}
 
 
 def outbox_entry(n: int, at: float) -> OutboxEntry:
