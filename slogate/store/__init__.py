@@ -1,1 +1,3 @@
-"""The durable store: the interface (`base`) and its embedded SQLite implementation."""
+"""The durable store: the interface (`base`) with its two implementations, embedded SQLite (one
+process) and PostgreSQL (replicas), chosen by `factory`; `copy` between them, and
+`housekeeping` (retention) and `diskguard` (the free-space floor) around them."""
