@@ -1,9 +1,8 @@
-"""Deployments and the incidents' history in the SQLite store, on a real file."""
+"""Deployments and the incidents' history in both stores: a SQLite file and a real PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from slogate.config import DoraConfig, seconds
 from slogate.control.deployments import Deliveries
@@ -11,7 +10,11 @@ from slogate.core.dora import DeploymentEvent, EventKind, Outcome
 from slogate.core.gate import Decision
 from slogate.core.policy import GateRequest, Verdict
 from slogate.store.base import DeploymentQuery, IncidentChange, OpenIncident
+from slogate.store.postgresql import PostgreSQLStore
 from slogate.store.sqlite import SQLiteStore
+from tests.test_store import location, make_store
+
+__all__ = ["location"]  # the fixture: each test runs on both stores
 
 T = 1_800_000_000.0
 
@@ -20,14 +23,14 @@ def event(kind: EventKind, at: float, deploy_id: str = "d1", version: str = "") 
     return DeploymentEvent("shop", deploy_id, kind, at, "api", version=version)
 
 
-async def opened(path: Path) -> SQLiteStore:
-    store = SQLiteStore(path)
+async def opened(location: str) -> SQLiteStore | PostgreSQLStore:
+    store = make_store(location)
     await store.open()
     return store
 
 
-async def test_events_fold_into_one_durable_record_with_its_steps(tmp_path: Path) -> None:
-    store = await opened(tmp_path / "s.db")
+async def test_events_fold_into_one_durable_record_with_its_steps(location: str) -> None:
+    store = await opened(location)
     first = await store.apply_deployment_event(event(EventKind.STARTED, T, version="1.0"))
     assert first.changed and first.deployment is not None
     step = DeploymentEvent(
@@ -46,7 +49,7 @@ async def test_events_fold_into_one_durable_record_with_its_steps(tmp_path: Path
     assert done.changed and not again.changed
     await store.close()
 
-    store = await opened(tmp_path / "s.db")  # after a restart, as it was acknowledged
+    store = await opened(location)  # after a restart, as it was acknowledged
     got = await store.deployment("shop", "d1")
     assert got is not None
     assert (got.outcome, got.started_at, got.finished_at, got.version) == (
@@ -60,8 +63,8 @@ async def test_events_fold_into_one_durable_record_with_its_steps(tmp_path: Path
     await store.close()
 
 
-async def test_a_refused_event_writes_nothing(tmp_path: Path) -> None:
-    store = await opened(tmp_path / "s.db")
+async def test_a_refused_event_writes_nothing(location: str) -> None:
+    store = await opened(location)
     await store.apply_deployment_event(event(EventKind.STARTED, T))
     refused = await store.apply_deployment_event(event(EventKind.SUCCEEDED, T - 10))
     assert refused.problem is not None and refused.problem.field == "at"
@@ -70,8 +73,8 @@ async def test_a_refused_event_writes_nothing(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_concurrent_events_of_one_deployment_lose_nothing(tmp_path: Path) -> None:
-    store = await opened(tmp_path / "s.db")
+async def test_concurrent_events_of_one_deployment_lose_nothing(location: str) -> None:
+    store = await opened(location)
     steps = [
         DeploymentEvent("shop", "d1", EventKind.STEP, T + 61 * n, "api", step=f"s{n}")
         for n in range(50)
@@ -84,9 +87,9 @@ async def test_concurrent_events_of_one_deployment_lose_nothing(tmp_path: Path) 
 
 
 async def test_a_polled_step_is_kept_once_and_does_not_rewrite_its_deployment(
-    tmp_path: Path,
+    location: str,
 ) -> None:
-    store = await opened(tmp_path / "s.db")
+    store = await opened(location)
     for n in range(20):  # a pipeline asking every 2 s for the same step, allowed each time
         poll = DeploymentEvent(
             "shop", "d1", EventKind.STEP, T + 2 * n, "api", step="canary", verdict="allow"
@@ -103,8 +106,8 @@ async def test_a_polled_step_is_kept_once_and_does_not_rewrite_its_deployment(
     await store.close()
 
 
-async def test_listing_pages_newest_first_and_filters(tmp_path: Path) -> None:
-    store = await opened(tmp_path / "s.db")
+async def test_listing_pages_newest_first_and_filters(location: str) -> None:
+    store = await opened(location)
     for n in range(5):
         await store.apply_deployment_event(event(EventKind.SUCCEEDED, T + n, f"d{n}"))
     await store.apply_deployment_event(event(EventKind.STARTED, T + 10, "running"))
@@ -122,8 +125,8 @@ async def test_listing_pages_newest_first_and_filters(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_stalled_deployments_are_closed_as_abandoned(tmp_path: Path) -> None:
-    store = await opened(tmp_path / "s.db")
+async def test_stalled_deployments_are_closed_as_abandoned(location: str) -> None:
+    store = await opened(location)
     await store.apply_deployment_event(event(EventKind.STARTED, T, "stalled"))
     await store.apply_deployment_event(event(EventKind.STARTED, T + 100, "fresh"))
     closed = await store.abandon_deployments(T + 50)
@@ -134,8 +137,8 @@ async def test_stalled_deployments_are_closed_as_abandoned(tmp_path: Path) -> No
     await store.close()
 
 
-async def test_incidents_keep_a_history_when_resolved(tmp_path: Path) -> None:
-    store = await opened(tmp_path / "s.db")
+async def test_incidents_keep_a_history_when_resolved(location: str) -> None:
+    store = await opened(location)
     doc = {"slo_id": "shop-availability", "service": "shop", "slo": "availability"}
     page = OpenIncident({**doc, "severity": "page"}, T)
     await store.change_incidents(IncidentChange(opened=(page,)))
@@ -156,8 +159,8 @@ async def test_incidents_keep_a_history_when_resolved(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_deliveries_record_gate_steps_count_transitions_and_abandon(tmp_path: Path) -> None:
-    store = await opened(tmp_path / "s.db")
+async def test_deliveries_record_gate_steps_count_transitions_and_abandon(location: str) -> None:
+    store = await opened(location)
     now = [T]
     deliveries = Deliveries(
         store, lambda: DoraConfig(abandon_after=seconds(3600.0)), clock=lambda: now[0]
