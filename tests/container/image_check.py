@@ -208,7 +208,9 @@ def check_store_survives_restart(name: str, url: str, volume: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--image", default="localhost/slogate:image-test")
-    parser.add_argument("--base", help="a base image to build on (default: one made with debootstrap)")
+    parser.add_argument(
+        "--base", help="a base image to build on (default: one made with debootstrap)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="slogate-image-") as tmp:
         workdir = Path(tmp)

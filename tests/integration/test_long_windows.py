@@ -38,7 +38,7 @@ def history(anchor: float) -> str:
     lines_good, lines_bad = [], []
     t = anchor - 32 * DAY + 17
     while t < anchor:
-        hour = int(t // HOUR)
+        hour = int((t - anchor) // HOUR)  # relative to the anchor: the same data every run
         bad += 1 + hour % 5
         good += 100 + 10 * (hour % 3)
         if t == reset:

@@ -323,10 +323,16 @@ async def test_a_dead_replicas_outbox_leases_are_taken_over(
                     ).fetchall()
                 }
                 await eventually(lambda: set(pd_triggers(got)) >= expected, "every page", 60)
-                delivered_by = {
-                    holder
-                    for (holder,) in conn.execute(
-                        "SELECT claimed_by FROM outbox WHERE sink = 'pd' AND state = 'delivered'"
+
+                def delivered_by() -> set[str] | None:
+                    """Who delivered, once every page's row says so (the sink acknowledges
+                    before the sender records it)."""
+                    rows = conn.execute(
+                        "SELECT dedup_key, claimed_by FROM outbox"
+                        " WHERE sink = 'pd' AND state = 'delivered'"
                     ).fetchall()
-                }
-                assert owner not in delivered_by and delivered_by
+                    done = {key for key, _ in rows}
+                    return {holder for _, holder in rows} if done >= expected else None
+
+                senders = await eventually(delivered_by, "every page recorded as delivered", 60)
+                assert owner not in senders and senders
