@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+
+import psycopg
+import pytest
 
 from slogate.config import DoraConfig, seconds
 from slogate.control.deployments import Deliveries
-from slogate.core.dora import DeploymentEvent, EventKind, Outcome
+from slogate.core.dora import Deployment, DeploymentEvent, EventKind, Outcome
 from slogate.core.gate import Decision
 from slogate.core.policy import GateRequest, Verdict
-from slogate.store.base import DeploymentQuery, IncidentChange, OpenIncident
+from slogate.errors import StaleOverridesError
+from slogate.store import postgresql, sqlite
+from slogate.store.base import (
+    DecisionQuery,
+    DecisionRecord,
+    DeploymentQuery,
+    IncidentChange,
+    OpenIncident,
+)
 from slogate.store.postgresql import PostgreSQLStore
 from slogate.store.sqlite import SQLiteStore
 from tests.test_store import location, make_store
@@ -162,6 +174,15 @@ async def test_incidents_keep_a_history_when_resolved(location: str) -> None:
     await store.close()
 
 
+async def gate_call(
+    store: SQLiteStore | PostgreSQLStore, deliveries: Deliveries, decision: Decision
+) -> Deployment | None:
+    """What the gate does: the decision and its deployment step recorded together."""
+    step = deliveries.step_of(decision, "api")
+    record = DecisionRecord(decision.id, T, "shop", "allow", "api", "{}")
+    return deliveries.recorded(await store.record_decision(record, step))
+
+
 async def test_deliveries_record_gate_steps_count_transitions_and_abandon(location: str) -> None:
     store = await opened(location)
     now = [T]
@@ -173,14 +194,11 @@ async def test_deliveries_record_gate_steps_count_transitions_and_abandon(locati
     decision = Decision(
         "01D", GateRequest("shop", deploy_id="d9", step="canary"), Verdict.ALLOW, (), (), T
     )
-    first = await deliveries.from_decision(decision, "api")
+    first = await gate_call(store, deliveries, decision)
     assert first is not None and first.outcome is Outcome.IN_PROGRESS
-    assert (
-        await deliveries.from_decision(
-            Decision("01E", GateRequest("shop"), Verdict.ALLOW, (), (), T), "api"
-        )
-        is None
-    )
+    plain = Decision("01E", GateRequest("shop"), Verdict.ALLOW, (), (), T)
+    assert deliveries.step_of(plain, "api") is None
+    assert await gate_call(store, deliveries, plain) is None
     now[0] = T + 3599
     assert await deliveries.sweep() == []
     now[0] = T + 3601
@@ -189,4 +207,62 @@ async def test_deliveries_record_gate_steps_count_transitions_and_abandon(locati
     assert seen == [("d9", "in_progress"), ("d9", "abandoned")]
     (figures,) = await deliveries.figures(30 * 86_400.0, ["shop"])
     assert (figures.deployments, figures.failed) == (0, 0)  # abandoned counts in no figure
+    await store.close()
+
+
+def step(decision_id: str, name: str = "canary") -> DeploymentEvent:
+    return DeploymentEvent(
+        "shop", "d7", EventKind.STEP, T, "api", step=name, decision_id=decision_id, verdict="allow"
+    )
+
+
+async def test_a_decision_and_its_step_go_in_one_commit(location: str) -> None:
+    store = await opened(location)
+    before = store.commits
+    result = await store.record_decision(
+        DecisionRecord("01A", T, "shop", "allow", "api", "{}"), step("01A")
+    )
+    assert store.commits == before + 1
+    assert result is not None and result.changed
+    assert result.deployment is not None and result.deployment.outcome is Outcome.IN_PROGRESS
+    (steps,) = await store.deployment_steps("shop", "d7")
+    assert (steps.step, steps.decision_id, steps.verdict) == ("canary", "01A", "allow")
+    assert [r.id for r in await store.decisions(DecisionQuery())] == ["01A"]
+    await store.close()
+
+
+async def test_a_refused_decision_records_no_step(location: str) -> None:
+    store = await opened(location)
+    version = (await store.overrides()).version
+    with pytest.raises(StaleOverridesError):
+        await store.record_decision(
+            DecisionRecord("01A", T, "shop", "allow", "api", "{}", version + 1), step("01A")
+        )
+    assert await store.deployment("shop", "d7") is None
+    assert await store.decisions(DecisionQuery()) == []
+    await store.close()
+
+
+async def test_a_step_that_fails_leaves_its_decision_standing(
+    location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await opened(location)
+
+    def sqlite_fails(*_: object, **__: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    async def postgresql_fails(*_: object, **__: object) -> None:
+        raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+
+    if isinstance(store, SQLiteStore):
+        monkeypatch.setattr(sqlite, "_fold_event", sqlite_fails)
+    else:
+        monkeypatch.setattr(postgresql, "_fold_event", postgresql_fails)
+    result = await store.record_decision(
+        DecisionRecord("01A", T, "shop", "allow", "api", "{}"), step("01A")
+    )
+    assert result is None
+    assert [r.id for r in await store.decisions(DecisionQuery())] == ["01A"]
+    monkeypatch.undo()
+    assert await store.deployment("shop", "d7") is None
     await store.close()

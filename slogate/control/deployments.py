@@ -62,20 +62,20 @@ class Deliveries:
     async def report(self, event: DeploymentEvent) -> EventResult:
         """Fold one event in durably; a transition of its outcome is counted."""
         result = await self.store.apply_deployment_event(event)
-        if result.changed and result.deployment is not None:
-            self._transition(result.deployment)
+        self.recorded(result)
         return result
 
     def _transition(self, deployment: Deployment) -> None:
         self.on_transition(deployment)
         self._refreshed = -REFRESH_EVERY  # the next cycle recomputes the figures
 
-    async def from_decision(self, decision: Decision, source: str) -> Deployment | None:
-        """A gate call carrying `deploy_id` is a step of that deployment."""
+    def step_of(self, decision: Decision, source: str) -> DeploymentEvent | None:
+        """A gate call carrying `deploy_id` is a step of that deployment; its event, to be
+        recorded with the decision (`ReleaseControl.record`)."""
         request = decision.request
         if not request.deploy_id:
             return None
-        event = DeploymentEvent(
+        return DeploymentEvent(
             service=request.service,
             deploy_id=request.deploy_id,
             kind=EventKind.STEP,
@@ -85,7 +85,14 @@ class Deliveries:
             decision_id=decision.id,
             verdict=decision.verdict.value,
         )
-        return (await self.report(event)).deployment
+
+    def recorded(self, result: EventResult | None) -> Deployment | None:
+        """The deployment after a step recorded with its decision; a transition is counted."""
+        if result is None:
+            return None
+        if result.changed and result.deployment is not None:
+            self._transition(result.deployment)
+        return result.deployment
 
     async def sweep(self) -> list[Deployment]:
         """Close deployments never seen to finish as abandoned."""

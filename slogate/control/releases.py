@@ -17,13 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from slogate.core.dora import DeploymentEvent
 from slogate.core.gate import Decision
 from slogate.core.ids import ulid
 from slogate.core.overrides import ALL_SERVICES, Exemption, Freeze, FreezeKind
 from slogate.core.policy import PolicyConfig
 from slogate.core.snapshot import Snapshot
 from slogate.errors import StoreError
-from slogate.store.base import AdminAction, DecisionRecord, Store
+from slogate.store.base import AdminAction, DecisionRecord, EventResult, Store
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +199,11 @@ class ReleaseControl:
         await self.load()
         return exemption if revoked else None
 
-    async def record(self, decision: Decision, encoded: str, source: str) -> None:
-        """Audit one decision, `encoded` being its answer's JSON; durable on return."""
+    async def record(
+        self, decision: Decision, encoded: str, source: str, step: DeploymentEvent | None = None
+    ) -> EventResult | None:
+        """Audit one decision, `encoded` being its answer's JSON, with the deployment `step` it
+        is, if any (one transaction); durable on return."""
         record = DecisionRecord(
             decision.id,
             decision.decided_at,
@@ -209,7 +213,7 @@ class ReleaseControl:
             encoded,
             self.store_version,
         )
-        await self.store.record_decision(record)
+        return await self.store.record_decision(record, step)
 
     # --- automatic halts --------------------------------------------------------------------
 

@@ -209,9 +209,12 @@ async def _decide_and_record(
                     "slogate.reasons": [r.code.value for r in decision.reasons],
                 },
             )
-        await control.record(decision, encoded, source)  # the answer exactly as it is sent
-        if request.deploy_id and DELIVERIES in app:  # a step of a deployment (DESIGN §9)
-            deployment = await app[DELIVERIES].from_decision(decision, source)
+        deliveries = app.get(DELIVERIES)
+        step = deliveries.step_of(decision, source) if deliveries else None  # DESIGN §9
+        # the answer exactly as it is sent, and the deployment step, in one commit
+        result = await control.record(decision, encoded, source, step)
+        if deliveries is not None and step is not None:
+            deployment = deliveries.recorded(result)
             if current is not None and deployment is not None:
                 set_attributes(
                     current,

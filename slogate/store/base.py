@@ -291,9 +291,14 @@ class Store(Protocol):
     async def check(self) -> None:
         """Raise `StoreError` unless the store answers now (readiness)."""
 
-    async def record_decision(self, record: DecisionRecord) -> None:
+    async def record_decision(
+        self, record: DecisionRecord, step: DeploymentEvent | None = None
+    ) -> EventResult | None:
         """Durable before it returns; `StaleOverridesError` (nothing recorded) when the
-        record's overrides version is no longer the store's."""
+        record's overrides version is no longer the store's. `step`, the deployment step the
+        decision is (DESIGN §9), is folded in the same transaction, so a gate call costs one
+        commit; if folding it fails, the decision still stands (it is the audit record, and
+        it carries the step): the failure is logged and the result is None."""
 
     async def decisions(self, query: DecisionQuery) -> list[DecisionRecord]:
         """Newest first."""

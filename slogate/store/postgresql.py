@@ -248,7 +248,12 @@ async def migrate(conn: Connection) -> int:
 @dataclass(frozen=True, slots=True)
 class _Pending:
     record: DecisionRecord
-    future: asyncio.Future[None]
+    future: asyncio.Future[EventResult | None]
+    step: DeploymentEvent | None = None
+
+
+Written = tuple[_Pending, StoreError | None, EventResult | None]
+"""A pending decision, its failure if any, and its step recorded with it."""
 
 
 def _columns(records: list[DecisionRecord]) -> tuple[list[Any], ...]:
@@ -379,12 +384,14 @@ class PostgreSQLStore:
 
     # --- decisions (group commit) -----------------------------------------------------------
 
-    async def record_decision(self, record: DecisionRecord) -> None:
+    async def record_decision(
+        self, record: DecisionRecord, step: DeploymentEvent | None = None
+    ) -> EventResult | None:
         if self._writer is None:
             raise StoreError("store is not open")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(record, future))
-        await future
+        future: asyncio.Future[EventResult | None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(record, future, step))
+        return await future
 
     async def _write_decisions(self) -> None:
         while True:
@@ -394,43 +401,47 @@ class PostgreSQLStore:
             try:
                 outcomes = await self._run(functools.partial(self._commit, batch=batch))
             except StoreError as exc:
-                outcomes = [(p, exc) for p in batch]
+                outcomes = [(p, exc, None) for p in batch]
             except Exception as exc:  # the writer must outlive any batch, or decisions hang
                 log.exception("decision batch failed")
                 failure = StoreError(f"{self.name}: {type(exc).__name__}")
-                outcomes = [(p, failure) for p in batch]
-            for pending, error in outcomes:
+                outcomes = [(p, failure, None) for p in batch]
+            for pending, error, result in outcomes:
                 if pending.future.done():
                     continue
                 if error is None:
-                    pending.future.set_result(None)
+                    pending.future.set_result(result)
                 else:
                     pending.future.set_exception(error)
 
-    async def _commit(
-        self, conn: Connection, batch: list[_Pending]
-    ) -> list[tuple[_Pending, StoreError | None]]:
+    async def _commit(self, conn: Connection, batch: list[_Pending]) -> list[Written]:
         """One transaction: refuse the decisions made on older overrides, insert the rest; if
-        the insert fails, insert them one savepoint each, so that only a failing one fails."""
+        the insert fails, insert them one savepoint each, so that only a failing one fails.
+        Then the recorded decisions' deployment steps, in key order (replicas' batches lock
+        deployment rows in one order, so they cannot deadlock)."""
         async with conn.transaction():
             row = await (
                 await conn.execute("SELECT version FROM overrides_version FOR SHARE")
             ).fetchone()
             version = row[0] if row else 0
             stale = StaleOverridesError(f"overrides changed (now version {version})")
-            outcomes: list[tuple[_Pending, StoreError | None]] = [
-                (p, stale) for p in batch if p.record.overrides_version not in (None, version)
+            refused: list[Written] = [
+                (p, stale, None) for p in batch if p.record.overrides_version not in (None, version)
             ]
             fresh = [p for p in batch if p.record.overrides_version in (None, version)]
             try:
                 async with conn.transaction():
                     await conn.execute(_INSERT_DECISIONS, _columns([p.record for p in fresh]))
-                outcomes += [(p, None) for p in fresh]
+                errors: dict[int, StoreError | None] = {}
             except psycopg.IntegrityError:
-                for pending in fresh:
-                    outcomes.append((pending, await self._insert_one(conn, pending)))
+                errors = {id(p): await self._insert_one(conn, p) for p in fresh}
+            steps = {
+                id(p): await _fold_step(conn, p.step)
+                for p in sorted(fresh, key=_step_key)
+                if p.step is not None and errors.get(id(p)) is None
+            }
         self.commits += 1
-        return outcomes
+        return refused + [(p, errors.get(id(p)), steps.get(id(p))) for p in fresh]
 
     async def _insert_one(self, conn: Connection, pending: _Pending) -> StoreError | None:
         try:
@@ -711,37 +722,7 @@ class PostgreSQLStore:
     async def apply_deployment_event(self, event: DeploymentEvent) -> EventResult:
         """As `SQLiteStore.apply_deployment_event`; the deployment's row is locked for the
         transaction, so replicas folding events of one deployment take turns."""
-
-        async def write(conn: Connection) -> EventResult:
-            async with conn.transaction():
-                existing = await _select_deployment(conn, event.service, event.deploy_id, True)
-                problem = event_problem(existing, event)
-                if problem is not None:
-                    return EventResult(existing, problem)
-                updated = apply_event(existing, event)
-                if updated != existing:
-                    await _upsert_deployment(conn, updated)
-                if (event.kind is EventKind.STEP or event.decision_id) and await _new_step(
-                    conn, event
-                ):
-                    await conn.execute(
-                        "INSERT INTO deployment_steps (service, deploy_id, at, step, source,"
-                        " decision_id, verdict) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                        " ON CONFLICT (service, deploy_id, at, step) DO NOTHING",
-                        (
-                            event.service,
-                            event.deploy_id,
-                            event.at,
-                            event.step or event.kind.value,
-                            event.source,
-                            event.decision_id,
-                            event.verdict,
-                        ),
-                    )
-                before = existing.outcome if existing is not None else None
-                return EventResult(updated, None, updated.outcome is not before)
-
-        return await self._run(write)
+        return await self._run(functools.partial(_fold_event, event=event))
 
     async def deployment(self, service: str, deploy_id: str) -> Deployment | None:
         async def select(conn: Connection) -> Deployment | None:
@@ -904,3 +885,47 @@ async def _record_incident_history(
             " WHERE slo_id = %s AND severity = %s AND resolved_at IS NULL",
             (change.at, slo_id, severity),
         )
+
+
+async def _fold_event(conn: Connection, event: DeploymentEvent) -> EventResult:
+    """`event` folded into its deployment (and its step) in a transaction (a savepoint within
+    the caller's)."""
+    async with conn.transaction():
+        existing = await _select_deployment(conn, event.service, event.deploy_id, True)
+        problem = event_problem(existing, event)
+        if problem is not None:
+            return EventResult(existing, problem)
+        updated = apply_event(existing, event)
+        if updated != existing:
+            await _upsert_deployment(conn, updated)
+        if (event.kind is EventKind.STEP or event.decision_id) and await _new_step(conn, event):
+            await conn.execute(
+                "INSERT INTO deployment_steps (service, deploy_id, at, step, source,"
+                " decision_id, verdict) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (service, deploy_id, at, step) DO NOTHING",
+                (
+                    event.service,
+                    event.deploy_id,
+                    event.at,
+                    event.step or event.kind.value,
+                    event.source,
+                    event.decision_id,
+                    event.verdict,
+                ),
+            )
+        before = existing.outcome if existing is not None else None
+        return EventResult(updated, None, updated.outcome is not before)
+
+
+async def _fold_step(conn: Connection, event: DeploymentEvent) -> EventResult | None:
+    """A gate call's step folded beside its decision; a failure is logged and undone alone."""
+    try:
+        return await _fold_event(conn, event)
+    except psycopg.Error:
+        log.exception("deployment step %s/%s not recorded", event.service, event.deploy_id)
+        return None
+
+
+def _step_key(pending: _Pending) -> tuple[str, str]:
+    step = pending.step
+    return ("", "") if step is None else (step.service, step.deploy_id)

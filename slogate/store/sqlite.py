@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import queue
 import sqlite3
 import threading
@@ -57,6 +58,8 @@ from slogate.store.base import (
     outbox_entry,
 )
 from slogate.store.diskguard import DiskGuard
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -217,8 +220,8 @@ def _insert_sql(rows: int) -> str:
 
 
 class _Job:
-    """A function to run on the connection, or (`fn` None) a decision row to insert, made on
-    overrides `version` (None: unchecked)."""
+    """A function to run on the connection, a decision row to insert (made on overrides
+    `version`, None: unchecked), or both: the row first."""
 
     __slots__ = ("fn", "future", "loop", "row", "version")
 
@@ -234,11 +237,9 @@ class _Job:
         self.version = version
 
     def run(self, conn: sqlite3.Connection) -> Any:
-        if self.fn is not None:
-            return self.fn(conn)
-        assert self.row is not None
-        _insert_decisions(conn, [self.row])
-        return None
+        if self.row is not None:
+            _insert_decisions(conn, [self.row])
+        return self.fn(conn) if self.fn is not None else None
 
 
 Outcome = tuple[_Job, Any, BaseException | None]
@@ -461,7 +462,9 @@ class SQLiteStore:
 
     # --- decisions --------------------------------------------------------------------------
 
-    async def record_decision(self, record: DecisionRecord) -> None:
+    async def record_decision(
+        self, record: DecisionRecord, step: DeploymentEvent | None = None
+    ) -> EventResult | None:
         if self.guard is not None and self.guard.full:
             raise StoreFullError(f"{self.path}: {self.guard.describe()}")
         row = (
@@ -472,7 +475,9 @@ class SQLiteStore:
             record.source,
             record.encoded,
         )
-        await self._call(None, row, record.overrides_version)
+        fold = None if step is None else functools.partial(_fold_step, event=step)
+        result: EventResult | None = await self._call(fold, row, record.overrides_version)
+        return result
 
     async def decisions(self, query: DecisionQuery) -> list[DecisionRecord]:
         where: list[str] = []
@@ -767,33 +772,7 @@ class SQLiteStore:
     # --- deployments (DESIGN §9): standard SQL only, so that it ports ------------------------
 
     async def apply_deployment_event(self, event: DeploymentEvent) -> EventResult:
-        def write(conn: sqlite3.Connection) -> EventResult:
-            existing = _select_deployment(conn, event.service, event.deploy_id)
-            problem = event_problem(existing, event)
-            if problem is not None:
-                return EventResult(existing, problem)
-            updated = apply_event(existing, event)
-            if updated != existing:
-                _upsert_deployment(conn, updated, existing is None)
-            if (event.kind is EventKind.STEP or event.decision_id) and _new_step(conn, event):
-                conn.execute(
-                    "INSERT INTO deployment_steps (service, deploy_id, at, step, source,"
-                    " decision_id, verdict) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (service, deploy_id, at, step) DO NOTHING",
-                    (
-                        event.service,
-                        event.deploy_id,
-                        event.at,
-                        event.step or event.kind.value,
-                        event.source,
-                        event.decision_id,
-                        event.verdict,
-                    ),
-                )
-            before = existing.outcome if existing is not None else None
-            return EventResult(updated, None, updated.outcome is not before)
-
-        return await self._call(write)
+        return await self._call(functools.partial(_fold_event, event=event))
 
     async def deployment(self, service: str, deploy_id: str) -> Deployment | None:
         return await self._call(lambda conn: _select_deployment(conn, service, deploy_id))
@@ -891,6 +870,47 @@ class SQLiteStore:
             ]
 
         return await self._call(select)
+
+
+def _fold_event(conn: sqlite3.Connection, event: DeploymentEvent) -> EventResult:
+    """`event` folded into its deployment (and its step), in the caller's transaction."""
+    existing = _select_deployment(conn, event.service, event.deploy_id)
+    problem = event_problem(existing, event)
+    if problem is not None:
+        return EventResult(existing, problem)
+    updated = apply_event(existing, event)
+    if updated != existing:
+        _upsert_deployment(conn, updated, existing is None)
+    if (event.kind is EventKind.STEP or event.decision_id) and _new_step(conn, event):
+        conn.execute(
+            "INSERT INTO deployment_steps (service, deploy_id, at, step, source,"
+            " decision_id, verdict) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (service, deploy_id, at, step) DO NOTHING",
+            (
+                event.service,
+                event.deploy_id,
+                event.at,
+                event.step or event.kind.value,
+                event.source,
+                event.decision_id,
+                event.verdict,
+            ),
+        )
+    before = existing.outcome if existing is not None else None
+    return EventResult(updated, None, updated.outcome is not before)
+
+
+def _fold_step(conn: sqlite3.Connection, event: DeploymentEvent) -> EventResult | None:
+    """A gate call's step folded beside its decision; a failure is logged and undone alone."""
+    conn.execute("SAVEPOINT step")
+    try:
+        result = _fold_event(conn, event)
+    except sqlite3.Error:
+        log.exception("deployment step %s/%s not recorded", event.service, event.deploy_id)
+        conn.execute("ROLLBACK TO step")
+        result = None
+    conn.execute("RELEASE step")
+    return result
 
 
 def _new_step(conn: sqlite3.Connection, event: DeploymentEvent) -> bool:
