@@ -181,6 +181,8 @@ class Engine:
             previous, slos = self.snapshot, self.slos
             at = round(self.clock(), 3)
             try:
+                if self.worker is not None:
+                    await self.worker.prepare(slos)
                 async with asyncio.timeout(self.cycle_timeout):
                     if self.worker is not None:
                         snapshot = await self.worker.evaluate(slos, previous, at)

@@ -8,8 +8,8 @@ message:
     serving process → worker:  Start (backend options, settings), Load (the SLOs, pickled,
                                once per reload, in parts), Configure (a config reload),
                                Evaluate (one cycle at a pinned time)
-    worker → serving process:  Rows (the statuses of up to `CHUNK` SLOs, as plain values),
-                               Done (the cycle's counts and costs)
+    worker → serving process:  Ready (to Start), Rows (the statuses of up to `CHUNK` SLOs,
+                               as plain values), Done (the cycle's counts and costs)
 
 The serving side takes a cycle's answer in a chunk at a time (decode a frame, rebuild its
 statuses with `SLOStatus.restored`, group them by service), letting gate calls in between; the
@@ -30,7 +30,7 @@ import signal
 import struct
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import IO, Any
@@ -55,6 +55,8 @@ MAX_FRAME = 256 * 2**20
 """A frame longer than this is a broken worker, not an answer."""
 NICE = 10
 """The worker's CPU priority below the serving process': on shared cores, gate calls first."""
+START_TIMEOUT = 120.0
+"""Seconds a worker has to start (imports, its client) and take in the SLOs of a reload."""
 STOP_GRACE = 5.0
 """Seconds a worker has to exit once its stdin is closed, before it is killed."""
 _HEADER = struct.Struct(">I")
@@ -133,6 +135,10 @@ class Row(msgspec.Struct, array_like=True, frozen=True):
         return SLOStatus.restored(slo, figures, self.evaluated_at, self.attempted_at)
 
 
+class Ready(msgspec.Struct, tag=True, frozen=True):
+    """Started: its backend client built."""
+
+
 class Rows(msgspec.Struct, tag=True, frozen=True):
     rows: list[Row]
 
@@ -145,7 +151,7 @@ class Done(msgspec.Struct, tag=True, frozen=True):
 
 
 ToWorker = Start | Load | Configure | Evaluate
-FromWorker = Rows | Done
+FromWorker = Ready | Rows | Done
 
 
 def frame(message: msgspec.Struct) -> bytes:
@@ -208,23 +214,42 @@ class Worker:
         """Use `settings` from the next cycle on."""
         self.settings = settings
 
+    async def prepare(self, slos: Sequence[SLO]) -> None:
+        """A worker running, ready and holding `slos` (started and sent them if need be),
+        within `START_TIMEOUT`: a start and a reload's SLOs do not count in a cycle's time."""
+        with self._failing():
+            try:
+                async with asyncio.timeout(START_TIMEOUT):
+                    process = await self._running()
+                    await self._send_slos(process, slos)
+            except TimeoutError:
+                raise WorkerError(f"not ready within {START_TIMEOUT:g}s") from None
+
     async def evaluate(self, slos: Sequence[SLO], previous: Snapshot, at: float) -> Snapshot:
-        """One cycle in the worker; any failure kills it (the next cycle starts a new one)."""
-        try:
-            process = await self._running()
-            await self._send_slos(process, slos)
+        """One cycle in the worker `prepare`d for `slos`."""
+        with self._failing():
+            process = self.process
+            if process is None or self._loaded is not slos:
+                raise WorkerError("not prepared for these SLOs")
             if self._configured != self.settings:
                 await self._send(process, Configure(self.settings))
                 self._configured = self.settings
             await self._send(process, Evaluate(at))
             return await self._take_in(process, slos, previous, at)
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        """Any failure kills the worker (the next cycle starts a new one) and is a
+        `WorkerError`, but a cancellation (the cycle timed out, or the engine is stopping)."""
+        try:
+            yield
         except WorkerError as exc:
             self._kill()
             raise WorkerError(f"evaluation worker failed: {exc}") from None
         except (OSError, msgspec.DecodeError) as exc:
             self._kill()
             raise WorkerError(f"evaluation worker failed: {exc!r}") from None
-        except BaseException:  # the cycle timed out (cancelled) or the engine is stopping
+        except BaseException:
             self._kill()
             raise
 
@@ -249,6 +274,10 @@ class Worker:
             any(type(h.formatter).__name__ == "JsonFormatter" for h in root.handlers),
         )
         await self._send(self.process, start)
+        assert self.process.stdout is not None
+        ready = await read_frame(self.process.stdout)
+        if ready is None or not isinstance(msgspec.msgpack.decode(ready, type=FromWorker), Ready):
+            raise WorkerError(f"exited at start with {_exit_text(await self.process.wait())}")
         log.info("evaluation worker started (pid %d)", self.process.pid)
         return self.process
 
@@ -292,6 +321,8 @@ class Worker:
             message = decoder.decode(payload)
             if isinstance(message, Done):
                 break
+            if not isinstance(message, Rows):
+                raise WorkerError(f"unexpected {type(message).__name__}")
             for row in message.rows:
                 if not 0 <= row.index < len(slos):
                     raise WorkerError(f"answered for SLO #{row.index} of {len(slos)}")
@@ -377,6 +408,8 @@ async def _serve(reader: asyncio.StreamReader, out: IO[bytes]) -> None:
     setup_from_env()  # the backend query spans come from here when tracing is on
     backend = start.options.client()
     evaluator = start.settings.evaluator(backend)
+    out.write(frame(Ready()))
+    out.flush()
     parts: list[SLO] = []
     slos: tuple[SLO, ...] = ()
     previous: Snapshot | None = None

@@ -104,8 +104,8 @@ def backend_options(config: Config) -> BackendOptions:
         raise ConfigError("no Prometheus URL: pass --prometheus-url or set prometheus.url")
     return BackendOptions(
         url=prom.url,
-        timeout=prom.timeout,
-        connect_timeout=prom.connect_timeout,
+        timeout=float(prom.timeout),
+        connect_timeout=float(prom.connect_timeout),
         max_concurrency=prom.max_concurrency,
         headers=dict(prom.headers),
         params=dict(query_params(Flavor(prom.flavor))),
