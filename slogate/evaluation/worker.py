@@ -46,7 +46,7 @@ from slogate.evaluation.settings import EvaluatorSettings
 
 log = logging.getLogger(__name__)
 
-CHUNK = 100
+CHUNK = 25
 """SLOs in one answer frame: taking one in holds the serving loop ~1 ms (see
 `benchmarks/load.py --only-evaluation`)."""
 LOAD_CHUNK = 10
@@ -187,6 +187,9 @@ class Intake:
     chunks: int = 0
     longest: float = 0.0
     """The longest stretch without a chance for gate calls (a chunk, or the final snapshot)."""
+    longest_cpu: float = 0.0
+    """The CPU time of that stretch's longest (on shared cores, `longest` includes waiting for
+    a core)."""
 
 
 class Worker:
@@ -310,14 +313,14 @@ class Worker:
         known = previous.statuses
         statuses: dict[str, SLOStatus] = {}
         grouped: dict[str, list[SLOStatus]] = {}
-        total = longest = 0.0
+        total = longest = longest_cpu = 0.0
         chunks = 0
         while True:
             payload = await read_frame(process.stdout)
             if payload is None:
                 code = await process.wait()
                 raise WorkerError(f"exited with {_exit_text(code)}")
-            chunk_started = time.perf_counter()
+            chunk_started, chunk_cpu = time.perf_counter(), time.thread_time()
             message = decoder.decode(payload)
             if isinstance(message, Done):
                 break
@@ -331,10 +334,11 @@ class Worker:
                 group_by_service((status,), grouped)
             spent = time.perf_counter() - chunk_started
             total, longest, chunks = total + spent, max(longest, spent), chunks + 1
+            longest_cpu = max(longest_cpu, time.thread_time() - chunk_cpu)
             await asyncio.sleep(0)  # let gate calls in between chunks
         if len(statuses) != len(slos):
             raise WorkerError(f"answered for {len(statuses)} of {len(slos)} SLOs")
-        assembling = time.perf_counter()
+        assembling, assembling_cpu = time.perf_counter(), time.thread_time()
         snapshot = Snapshot(
             statuses,
             taken_at=at,
@@ -346,7 +350,8 @@ class Worker:
             grouped=grouped,
         )
         spent = time.perf_counter() - assembling
-        self.intake = Intake(total + spent, chunks, max(longest, spent))
+        longest_cpu = max(longest_cpu, time.thread_time() - assembling_cpu)
+        self.intake = Intake(total + spent, chunks, max(longest, spent), longest_cpu)
         self.last_cost = message.cost
         return snapshot
 
