@@ -43,6 +43,8 @@ from slogate.errors import WorkerError
 from slogate.evaluation.backend_options import BackendOptions
 from slogate.evaluation.costs import CycleCost
 from slogate.evaluation.settings import EvaluatorSettings
+from slogate.telemetry.logs import JsonFormatter, register_secret, setup_logging
+from slogate.telemetry.tracing import setup_from_env
 
 log = logging.getLogger(__name__)
 
@@ -274,13 +276,15 @@ class Worker:
             self.options,
             self.settings,
             root.getEffectiveLevel(),
-            any(type(h.formatter).__name__ == "JsonFormatter" for h in root.handlers),
+            any(isinstance(h.formatter, JsonFormatter) for h in root.handlers),
         )
         await self._send(self.process, start)
         assert self.process.stdout is not None
         ready = await read_frame(self.process.stdout)
-        if ready is None or not isinstance(msgspec.msgpack.decode(ready, type=FromWorker), Ready):
+        if ready is None:
             raise WorkerError(f"exited at start with {_exit_text(await self.process.wait())}")
+        if not isinstance(answer := msgspec.msgpack.decode(ready, type=FromWorker), Ready):
+            raise WorkerError(f"answered Start with {type(answer).__name__}")
         log.info("evaluation worker started (pid %d)", self.process.pid)
         return self.process
 
@@ -291,6 +295,7 @@ class Worker:
         for n in range(0, max(len(slos), 1), LOAD_CHUNK):
             part = pickle.dumps(tuple(slos[n : n + LOAD_CHUNK]), pickle.HIGHEST_PROTOCOL)
             await self._send(process, Load(part, first=n == 0))
+            await asyncio.sleep(0)  # drain() lets gate calls in only once the pipe is full
         self._loaded = slos
 
     @staticmethod
@@ -397,9 +402,6 @@ def _exit_text(code: int) -> str:
 
 async def _serve(reader: asyncio.StreamReader, out: IO[bytes]) -> None:
     """Answer the serving process' messages until its end of the pipe closes."""
-    from slogate.telemetry.logs import register_secret, setup_logging
-    from slogate.telemetry.tracing import setup_from_env
-
     decoder = msgspec.msgpack.Decoder(ToWorker)
     first = await read_frame(reader)
     if first is None:
