@@ -183,6 +183,7 @@ class Engine:
             try:
                 if self.worker is not None:
                     await self.worker.prepare(slos)
+                    at = round(self.clock(), 3)  # a start's time is not the figures' age
                 async with asyncio.timeout(self.cycle_timeout):
                     if self.worker is not None:
                         snapshot = await self.worker.evaluate(slos, previous, at)

@@ -1,9 +1,8 @@
 """Evaluation in a child process, so that the event loop answering gate calls never sends a
 query, decodes an answer or builds a cycle's statuses from it.
 
-`slogate serve` starts the child (`python -m slogate.evaluation.worker`, at a lower CPU
-priority) and talks to it over its stdin and stdout, one length-prefixed msgpack frame per
-message:
+`slogate serve` starts the child (`python -m slogate.evaluation.worker`) and talks to it over
+its stdin and stdout, one length-prefixed msgpack frame per message:
 
     serving process → worker:  Start (backend options, settings), Load (the SLOs, pickled,
                                once per reload, in parts), Configure (a config reload),
@@ -55,8 +54,6 @@ LOAD_CHUNK = 10
 """SLOs pickled between two chances for gate calls on a reload (pickling an SLO is ~0.1 ms)."""
 MAX_FRAME = 256 * 2**20
 """A frame longer than this is a broken worker, not an answer."""
-NICE = 10
-"""The worker's CPU priority below the serving process': on shared cores, gate calls first."""
 START_TIMEOUT = 120.0
 """Seconds a worker has to start (imports, its client) and take in the SLOs of a reload."""
 STOP_GRACE = 5.0
@@ -459,6 +456,5 @@ async def _main() -> None:
 
 
 if __name__ == "__main__":
-    os.nice(NICE)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops serve, which stops us
     asyncio.run(_main())
