@@ -1,7 +1,8 @@
 """Gate throughput and latency under load, against a bare aiohttp JSON handler in the same run.
 
     python benchmarks/load.py [--duration 60] [--concurrency 16,64,256] [--with-evaluation]
-                              [--only-evaluation]
+                              [--only-evaluation] [--slos 1000] [--modes direct,incremental,rules]
+                              [--workers inline,process]
 
 - slogate serves the demo (Prometheus with backfilled history on 127.0.0.1), the audit trail on:
   every gate call is written to SQLite (WAL, fsync on commit) before it is answered.
@@ -14,6 +15,11 @@
   (Sloth's recording rules loaded: 8 queries a cycle), each against the same slogate idle between
   cycles (for rules mode, idle with the rules loaded, which Prometheus evaluates on its own). Prometheus shares the 2 cores: in direct mode it is busy computing 1,000 SLOs' ratios
   over 30 days the whole time, which no gate design can hide on this machine.
+  Each mode runs with evaluation on the serving loop (`evaluation.worker: inline`) and in the
+  worker process (`process`, the default), each against an idle slogate of the same worker mode;
+  `--modes`/`--workers` pick some (at `--slos 10000` a direct cycle takes minutes, and rules
+  mode needs Prometheus to load and evaluate 80,000 recording rules first). The load average is
+  printed: the 2 cores are shared with whatever else runs.
 
 - `--ceiling N`: what several processes could give at most on this machine. N slogate
   processes share the port (SO_REUSEPORT, set by a launcher here: slogate has no such mode), each
@@ -133,6 +139,7 @@ def start_slogate(
     port: int = 0,
     reuse_port: bool = False,
     long_windows: str = "oneshot",
+    worker: str = "process",
     store: str = "",
     env: dict[str, str] | None = None,
     extra_config: str = "",
@@ -141,7 +148,8 @@ def start_slogate(
     name = f"slogate-{port}-{len(list(workdir.glob('slogate-*.yaml')))}"
     config = workdir / f"{name}.yaml"
     config.write_text(
-        f"evaluation: {{mode: {mode}, long_windows: {long_windows}}}\nprometheus: {{timeout: 60s}}\n"
+        f"evaluation: {{mode: {mode}, long_windows: {long_windows}, worker: {worker}}}\n"
+        "prometheus: {timeout: 300s}\n"
         + (extra_config or "server: {rate_limit: {rate: 0}}\n")  # wrk is one client
     )
     launcher = ["-c", REUSE_PORT_SLOGATE] if reuse_port else ["-m", "slogate.cli"]
@@ -314,7 +322,9 @@ def loop_lag(exposition: str) -> dict[str, float]:
     return {"late": 1 - buckets[0.01] / total, "max_lag": latest}
 
 
-def under_evaluation(duration: int, slos: int) -> dict[str, dict[str, float]]:
+def under_evaluation(
+    duration: int, slos: int, modes: list[str], workers: list[str]
+) -> dict[str, dict[str, float]]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import scale
 
@@ -325,37 +335,76 @@ def under_evaluation(duration: int, slos: int) -> dict[str, dict[str, float]]:
     results = {}
 
     def measure(label: str, interval: str, mode: str, long_windows: str = "oneshot") -> None:
-        # Not in the cached work dir: each run's audit trail is gigabytes.
-        own = Path(tempfile.mkdtemp(prefix="slogate-load-"))
-        slogate, url = start_slogate(
-            prometheus.url, specs, own, interval, mode=mode, long_windows=long_windows
-        )
-        try:
-            results[label] = wrk(f"{url}/v1/gate?service=svc001", 64, duration)
-            exposition = httpx.get(f"{url}/metrics", timeout=30).text
-            found = re.search(
-                r"^slogate_evaluation_duration_seconds_count (\S+)$", exposition, re.M
+        for worker in workers:
+            # Not in the cached work dir: each run's audit trail is gigabytes.
+            own = Path(tempfile.mkdtemp(prefix="slogate-load-"))
+            slogate, url = start_slogate(
+                prometheus.url, specs, own, interval, mode, long_windows=long_windows, worker=worker
             )
-            results[label]["cycles"] = float(found.group(1)) if found else math.nan
-            results[label].update(loop_lag(exposition))
-        finally:
-            slogate.terminate()
-            slogate.wait(60)
-            shutil.rmtree(own, ignore_errors=True)
+            try:
+                run = results[f"{label}/{worker}"] = wrk(
+                    f"{url}/v1/gate?service=svc001", 64, duration
+                )
+                exposition = httpx.get(f"{url}/metrics", timeout=30).text
+                found = re.search(
+                    r"^slogate_evaluation_duration_seconds_count (\S+)$", exposition, re.M
+                )
+                run["cycles"] = float(found.group(1)) if found else math.nan
+                run.update(loop_lag(exposition))
+                run["load"] = os.getloadavg()[0]
+            finally:
+                slogate.terminate()
+                slogate.wait(60)
+                shutil.rmtree(own, ignore_errors=True)
+            print(f"{label}/{worker}: measured", flush=True)
 
     try:
-        measure("idle", "1h", "direct")
-        measure("direct", "1s", "direct")
-        measure("incremental", "1s", "direct", "incremental")
-        # Prometheus evaluating 8,000 recording rules takes CPU of its own: the rules-mode
-        # baseline is an idle slogate with those rules loaded.
-        scale.reload_rules(prometheus, scale.write_rules(workdir, specs))
-        scale.wait_for_rules(prometheus, slos)
-        measure("idle-rules", "1h", "rules")
-        measure("rules", "1s", "rules")
+        if {"direct", "incremental"} & set(modes):
+            measure("idle", "1h", "direct")
+        if "direct" in modes:
+            measure("direct", "1s", "direct")
+        if "incremental" in modes:
+            measure("incremental", "1s", "direct", "incremental")
+        if "rules" in modes:
+            # Prometheus evaluating 8 recording rules per SLO takes CPU of its own: the
+            # rules-mode baseline is an idle slogate with those rules loaded.
+            scale.reload_rules(prometheus, scale.write_rules(workdir, specs))
+            scale.wait_for_rules(prometheus, slos)
+            measure("idle-rules", "1h", "rules")
+            measure("rules", "1s", "rules")
     finally:
         prometheus.stop()
     return results
+
+
+EVALUATION_ROWS = (
+    ("idle", "none (idle)", "idle"),
+    ("direct", "direct, back to back", "idle"),
+    ("incremental", "direct, long incremental", "idle"),
+    ("idle-rules", "none, rules loaded", "idle-rules"),
+    ("rules", "rules, back to back", "idle-rules"),
+)
+
+
+def report_evaluation(results: dict[str, dict[str, float]], slos: int, duration: int) -> None:
+    print(
+        f"\ngate at c=64, {slos:,} SLOs loaded, for a service of {slos // 50} SLOs"
+        f" ({duration} s each; p99 / idle: against the idle run of the same worker mode):"
+    )
+    print(
+        f"{'cycles':<25} {'worker':<8} {'rps':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99 / idle':>11}"
+        f" {'errors':>7} {'loop lag >10ms':>15} {'max lag <=':>11} {'load':>5}"
+    )
+    for label, title, baseline in EVALUATION_ROWS:
+        for key in sorted(k for k in results if k.split("/")[0] == label):
+            worker = key.split("/")[1]
+            r, idle = results[key], results[f"{baseline}/{worker}"]
+            print(
+                f"{title:<25} {worker:<8} {r['rps']:>7.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}"
+                f" {r['p99'] / idle['p99']:>11.2f} {r['errors']:>7.0f}"
+                f" {r['late'] * 100:>14.1f}% {r['max_lag'] * 1000:>8.1f} ms {r['load']:>5.1f}"
+                + (f"   ({r['cycles']:.0f} cycles)" if label != baseline else "")
+            )
 
 
 def main() -> int:
@@ -367,6 +416,8 @@ def main() -> int:
     parser.add_argument(
         "--only-evaluation", action="store_true", help="skip the gate vs bare handler runs"
     )
+    parser.add_argument("--modes", default="direct,incremental,rules", help="for --*-evaluation")
+    parser.add_argument("--workers", default="inline,process", help="for --*-evaluation")
     parser.add_argument(
         "--ceiling", type=int, metavar="N", help="only: N processes on one port, no coordination"
     )
@@ -413,29 +464,9 @@ def main() -> int:
             )
         print("(p50/p99 columns: bare/slogate)")
     if args.with_evaluation or args.only_evaluation:
-        results = under_evaluation(args.duration, args.slos)
-        print(
-            f"\ngate at c=64, {args.slos:,} SLOs loaded, for a service of {args.slos // 50} SLOs"
-            f" ({args.duration} s each):"
-        )
-        print(
-            f"{'cycles':<24} {'rps':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99 / idle':>11} {'errors':>7}"
-            f" {'loop lag >10ms':>15} {'max lag <=':>11}"
-        )
-        for label, title, baseline in (
-            ("idle", "none (idle)", "idle"),
-            ("direct", "direct, back to back", "idle"),
-            ("incremental", "direct, long incremental", "idle"),
-            ("idle-rules", "none, rules loaded", "idle-rules"),
-            ("rules", "rules, back to back", "idle-rules"),
-        ):
-            r, idle = results[label], results[baseline]
-            print(
-                f"{title:<24} {r['rps']:>7.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}"
-                f" {r['p99'] / idle['p99']:>11.2f} {r['errors']:>7.0f}"
-                f" {r['late'] * 100:>14.1f}% {r['max_lag'] * 1000:>8.1f} ms"
-                + (f"   ({r['cycles']:.0f} cycles)" if label != baseline else "")
-            )
+        modes, workers = args.modes.split(","), args.workers.split(",")
+        results = under_evaluation(args.duration, args.slos, modes, workers)
+        report_evaluation(results, args.slos, args.duration)
     return 0
 
 

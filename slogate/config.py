@@ -10,7 +10,8 @@ and the values the rest of slogate reads. msgspec's errors are reworded into slo
 
     prometheus:   {url, timeout, connect_timeout, max_concurrency, headers, bearer_token_file,
                    flavor: prometheus|thanos|mimir|victoriametrics}
-    evaluation:   {interval, mode: auto|rules|direct, batch_size, long_windows: oneshot|incremental}
+    evaluation:   {interval, mode: auto|rules|direct, batch_size, long_windows: oneshot|incremental,
+                   worker: process|inline}
     specs:        {path, default_period, windows_path, watch_interval}
     server:       {listen, max_body_bytes, admin_token_file, request_timeout, idle_timeout,
                    max_connections, max_connections_per_peer, require_token_for: [gate, read],
@@ -102,6 +103,9 @@ class EvaluationConfig(Section, frozen=True, kw_only=True):
     long_windows: Literal["oneshot", "incremental"] = "oneshot"
     """Direct mode's windows of a day and more: one query over the whole window each cycle
     (oneshot), or summed from hourly buckets fetched once (incremental)."""
+    worker: Literal["process", "inline"] = "process"
+    """Where cycles run: in a worker process `serve` starts and restarts (process), so gate
+    calls never wait on decoding answers, or on the serving event loop (inline)."""
 
 
 class SpecsConfig(Section, frozen=True, kw_only=True):

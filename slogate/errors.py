@@ -10,6 +10,7 @@ SlogateError
 ├── BackendError             the metric backend could not answer a query
 │   ├── QueryError           it answered: this query failed (another may succeed)
 │   └── DegradedDataError    it answered with warnings: the data may be incomplete
+├── WorkerError              the evaluation worker process died, hung or spoke out of turn
 ├── StoreError               the durable store could not read or write
 │   ├── StaleOverridesError  a decision made on overrides another replica has since changed
 │   └── StoreFullError       its disk is below the free-space floor: no decision is made
@@ -75,6 +76,11 @@ class QueryError(BackendError):
 class DegradedDataError(BackendError):
     """The backend answered with warnings that its data may be incomplete (a Thanos partial
     response, a failed remote store): the figures are not used, as if it had not answered."""
+
+
+class WorkerError(SlogateError):
+    """The evaluation worker process (`slogate.evaluation.worker`) failed a cycle: it exited,
+    was killed after the cycle timeout, or sent something out of protocol."""
 
 
 class StoreError(SlogateError):

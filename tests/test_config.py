@@ -68,6 +68,7 @@ policy:
         ("prometheus: {max_concurrency: many}", r"prometheus.max_concurrency: expected int"),
         ("evaluation: {batch_size: 0}", r"evaluation.batch_size: must be positive"),
         ("evaluation: {long_windows: summed}", r"evaluation.long_windows: .*incremental"),
+        ("evaluation: {worker: thread}", r"evaluation.worker: must be one of process, inline"),
         ("[1, 2", r"not valid YAML"),
     ],
 )
@@ -145,6 +146,11 @@ def test_the_schema_agrees_with_the_parser(text: str, valid: bool) -> None:
     else:
         with pytest.raises(ConfigError):
             parse_config(text)
+
+
+def test_evaluation_runs_in_a_worker_process_unless_asked() -> None:
+    assert parse_config("").evaluation.worker == "process"
+    assert parse_config("evaluation: {worker: inline}").evaluation.worker == "inline"
 
 
 def test_long_windows_are_one_shot_unless_asked() -> None:

@@ -4,6 +4,10 @@ time.
 The snapshot is replaced whole after each cycle (an attribute assignment, atomic for readers on
 the event loop). A reload of specs or config that finds any problem keeps the last good set
 serving and says why.
+
+Cycles run in an evaluation worker process when the engine is given the backend's options
+(`evaluation.worker: process`, what `serve` does), else on this event loop (`inline`). Either
+way `evaluator` keeps a backend client here, for the queries of the canary judge.
 """
 
 from __future__ import annotations
@@ -17,13 +21,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from slogate.config import Config, parse_config
 from slogate.core.model import SLO
 from slogate.core.snapshot import SLOStatus, Snapshot
-from slogate.errors import ConfigError
+from slogate.errors import ConfigError, WorkerError
 from slogate.evaluation.backend import QueryBackend
-from slogate.evaluation.evaluator import Evaluator, Mode
+from slogate.evaluation.backend_options import BackendOptions
+from slogate.evaluation.costs import CycleCost
+from slogate.evaluation.settings import EvaluatorSettings
 from slogate.evaluation.specfiles import SpecSet, load_specs
+from slogate.evaluation.worker import Worker
 from slogate.sloth.spec import LoadOptions
 
 log = logging.getLogger(__name__)
@@ -80,19 +89,17 @@ class Engine:
         *,
         clock: Callable[[], float] = time.time,
         config_source: ConfigSource | None = None,
+        worker: BackendOptions | None = None,
     ) -> None:
+        """`worker`: evaluate in a worker process that builds its backend client from these
+        options; without them, inline with `backend`."""
         self.config = config
         self.specs = specs
         self.config_source = config_source
         self.clock = clock
-        self.evaluator = Evaluator(
-            backend,
-            clock=clock,
-            mode=Mode(config.mode),
-            concurrency=config.prometheus.max_concurrency,
-            batch_size=config.batch_size,
-            long_windows=config.long_windows == "incremental",
-        )
+        settings = EvaluatorSettings.of(config)
+        self.evaluator = settings.evaluator(backend, clock)
+        self.worker = Worker(worker, settings) if worker is not None else None
         self.slos: tuple[SLO, ...] = ()
         self.snapshot = Snapshot.empty(())
         self.last_spec_reload: ReloadResult | None = None
@@ -136,10 +143,15 @@ class Engine:
                         "config section %r changed: it applies at the next restart", section
                     )
                     new = replace(new, **{section: getattr(self.config, section)})
+            if new.evaluation.worker != self.config.evaluation.worker:
+                log.warning("evaluation.worker changed: it applies at the next restart")
+                kept = self.config.evaluation.worker
+                new = replace(new, evaluation=msgspec.structs.replace(new.evaluation, worker=kept))
             self.config = new
-            self.evaluator.mode = Mode(new.mode)
-            self.evaluator.batch_size = new.batch_size
-            self.evaluator.sum_long_windows(new.long_windows == "incremental")
+            settings = EvaluatorSettings.of(new)
+            settings.apply(self.evaluator)
+            if self.worker is not None:
+                self.worker.configure(settings)
             result = ReloadResult(True, self.clock(), "config loaded")
         self.last_config_reload = result
         return result
@@ -158,22 +170,31 @@ class Engine:
     def cycle_timeout(self) -> float:
         return max(self.config.interval, self.config.prometheus.timeout)
 
+    @property
+    def last_cost(self) -> CycleCost:
+        """Where the last cycle's time went (in the worker, when there is one)."""
+        return self.worker.last_cost if self.worker is not None else self.evaluator.last_cost
+
     async def run_cycle(self) -> Snapshot:
         """Evaluate every SLO once, swap the new snapshot in, tell the listeners."""
         async with self._cycle_lock:
             previous, slos = self.snapshot, self.slos
             at = round(self.clock(), 3)
             try:
+                if self.worker is not None:
+                    await self.worker.prepare(slos)
+                    at = round(self.clock(), 3)  # a start's time is not the figures' age
                 async with asyncio.timeout(self.cycle_timeout):
-                    snapshot = await self.evaluator.evaluate(slos, previous, at)
+                    if self.worker is not None:
+                        snapshot = await self.worker.evaluate(slos, previous, at)
+                    else:
+                        snapshot = await self.evaluator.evaluate(slos, previous, at)
             except TimeoutError:
-                message = f"evaluation cycle timed out after {self.cycle_timeout:g}s"
-                log.error(message)
-                snapshot = Snapshot(
-                    {key: s.failed(message, at) for key, s in previous.statuses.items()},
-                    previous.taken_at,
-                    previous.cycle + 1,
+                snapshot = _failed(
+                    previous, f"evaluation cycle timed out after {self.cycle_timeout:g}s", at
                 )
+            except WorkerError as exc:
+                snapshot = _failed(previous, str(exc), at)
             self.snapshot = snapshot
             if self.slos is not slos:  # reloaded mid-cycle: keep what still applies
                 self.use_slos(self.slos)
@@ -186,6 +207,11 @@ class Engine:
                     log.exception("cycle listener %r failed", listener)
             return snapshot
 
+    async def aclose(self) -> None:
+        """Stop the evaluation worker, if any."""
+        if self.worker is not None:
+            await self.worker.aclose()
+
     def readiness(self) -> tuple[bool, str]:
         """Ready once specs are loaded and a first cycle finished."""
         if not self.slos:
@@ -194,3 +220,13 @@ class Engine:
         if self.snapshot.taken_at is None:
             return False, "first evaluation not finished yet"
         return True, "ready"
+
+
+def _failed(previous: Snapshot, message: str, at: float) -> Snapshot:
+    """`previous` after a cycle that failed as a whole: every SLO keeps its figures, marked."""
+    log.error(message)
+    return Snapshot(
+        {key: s.failed(message, at) for key, s in previous.statuses.items()},
+        previous.taken_at,
+        previous.cycle + 1,
+    )

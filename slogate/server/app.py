@@ -25,6 +25,7 @@ from slogate.core.answers import AnswerCache
 from slogate.core.ids import ulid
 from slogate.core.snapshot import Snapshot
 from slogate.errors import ConfigError
+from slogate.evaluation.backend_options import BackendOptions
 from slogate.evaluation.engine import ConfigSource, Engine, SpecSource
 from slogate.evaluation.flavors import Flavor, query_params
 from slogate.evaluation.prometheus import PrometheusClient
@@ -97,21 +98,23 @@ def read_secret(env: str, path: str) -> str:
         raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
 
 
-def backend_client(config: Config) -> PrometheusClient:
+def backend_options(config: Config) -> BackendOptions:
     prom = config.prometheus
     if not prom.url:
         raise ConfigError("no Prometheus URL: pass --prometheus-url or set prometheus.url")
-    headers = dict(prom.headers)
-    if token := read_secret("SLOGATE_PROMETHEUS_TOKEN", prom.bearer_token_file):
-        headers["Authorization"] = f"Bearer {token}"
-    return PrometheusClient(
-        prom.url,
-        timeout=prom.timeout,
-        connect_timeout=prom.connect_timeout,
+    return BackendOptions(
+        url=prom.url,
+        timeout=float(prom.timeout),
+        connect_timeout=float(prom.connect_timeout),
         max_concurrency=prom.max_concurrency,
-        headers=headers,
-        params=query_params(Flavor(prom.flavor)),
+        headers=dict(prom.headers),
+        params=dict(query_params(Flavor(prom.flavor))),
+        token=read_secret("SLOGATE_PROMETHEUS_TOKEN", prom.bearer_token_file),
     )
+
+
+def backend_client(config: Config) -> PrometheusClient:
+    return backend_options(config).client()
 
 
 def build_sinks(config: Config) -> dict[str, Sink]:
@@ -238,10 +241,13 @@ class Runtime:
     housekeeping: Housekeeping
 
 
-def _closing(client: PrometheusClient) -> CleanupContext:
+def _closing(client: PrometheusClient, engine: Engine) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
         yield
-        await client.aclose()
+        try:
+            await engine.aclose()  # its worker process, if any: none outlives serve
+        finally:
+            await client.aclose()
 
     return context
 
@@ -285,7 +291,9 @@ async def runtime(
     """
     pager_sinks = build_sinks(config) if sinks is None else sinks
     client = backend_client(config)
-    engine = Engine(config, specs, client, config_source=config_source, clock=clock)
+    # The worker builds a client of its own; this one stays for the canary judge and charts.
+    worker = backend_options(config) if config.evaluation.worker == "process" else None
+    engine = Engine(config, specs, client, config_source=config_source, clock=clock, worker=worker)
     result = engine.load()
     if not result.ok:
         await client.aclose()
@@ -332,7 +340,7 @@ async def runtime(
         deliveries=deliveries,
         charts=StatusCharts(client, store, deliveries, clock=clock),
     )
-    app.cleanup_ctx.append(_closing(client))
+    app.cleanup_ctx.append(_closing(client, engine))
     app.cleanup_ctx.append(_opened(store, describe(config.store), guard, control, pager))
     runner = guarded_runner(app, config.server.limits)
     try:
