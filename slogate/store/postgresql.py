@@ -710,16 +710,19 @@ class PostgreSQLStore:
 
     async def apply_deployment_event(self, event: DeploymentEvent) -> EventResult:
         """As `SQLiteStore.apply_deployment_event`; the deployment's row is locked for the
-        transaction, so replicas folding events of one deployment take turns."""
+        transaction, so replicas folding events of one deployment take turns. A first event
+        creates the row with `ON CONFLICT DO NOTHING`: of two first events at once, one
+        inserts and the other waits for its commit, then folds itself in under the row lock
+        (as a later event does), so neither overwrites the other."""
 
         async def write(conn: Connection) -> EventResult:
             async with conn.transaction():
-                existing = await _select_deployment(conn, event.service, event.deploy_id, True)
+                existing, created = await _lock_or_create(conn, event)
                 problem = event_problem(existing, event)
                 if problem is not None:
                     return EventResult(existing, problem)
                 updated = apply_event(existing, event)
-                if updated != existing:
+                if updated != existing and not created:
                     await _upsert_deployment(conn, updated)
                 if (event.kind is EventKind.STEP or event.decision_id) and await _new_step(
                     conn, event
@@ -841,6 +844,28 @@ async def _select_deployment(
     return None if row is None else deployment_from_row(row)
 
 
+async def _lock_or_create(
+    conn: Connection, event: DeploymentEvent
+) -> tuple[Deployment | None, bool]:
+    """The event's deployment as it was, its row locked for the transaction; and whether this
+    transaction created the row (as `apply_event(None, event)`: then it was None before). Two
+    first events at once: one inserts, the other's insert waits for that commit, does nothing,
+    and locks the row it made."""
+    existing = await _select_deployment(conn, event.service, event.deploy_id, True)
+    if existing is not None or event_problem(None, event) is not None:
+        return existing, False
+    first = apply_event(None, event)
+    cursor = await conn.execute(
+        f"INSERT INTO deployments ({DEPLOYMENT_COLUMNS})"  # noqa: S608 (no data in it)
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (service, deploy_id) DO NOTHING",
+        deployment_row(first),
+    )
+    if cursor.rowcount:
+        return None, True
+    return await _select_deployment(conn, event.service, event.deploy_id, True), False
+
+
 async def _upsert_deployment(conn: Connection, d: Deployment) -> None:
     await conn.execute(
         f"INSERT INTO deployments ({DEPLOYMENT_COLUMNS})"  # noqa: S608 (no data in it)
@@ -850,18 +875,23 @@ async def _upsert_deployment(conn: Connection, d: Deployment) -> None:
         " updated_at = excluded.updated_at, version = excluded.version,"
         " commit_sha = excluded.commit_sha, commit_time = excluded.commit_time,"
         " source = excluded.source",
-        (
-            d.service,
-            d.deploy_id,
-            d.outcome.value,
-            d.started_at,
-            d.finished_at,
-            d.updated_at,
-            d.version,
-            d.commit_sha,
-            d.commit_time,
-            d.source,
-        ),
+        deployment_row(d),
+    )
+
+
+def deployment_row(d: Deployment) -> tuple[Any, ...]:
+    """The deployment's values in `DEPLOYMENT_COLUMNS` order."""
+    return (
+        d.service,
+        d.deploy_id,
+        d.outcome.value,
+        d.started_at,
+        d.finished_at,
+        d.updated_at,
+        d.version,
+        d.commit_sha,
+        d.commit_time,
+        d.source,
     )
 
 
