@@ -48,7 +48,7 @@ T = TypeVar("T")
 
 
 class Queries(ABC):
-    """`Store`'s one-statement operations over a store's way of running `statements`."""
+    """`Store`'s operations, over a store's three ways of running `statements`."""
 
     @abstractmethod
     async def _rows(self, text: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
