@@ -5,9 +5,11 @@ rely on (the overrides version, one halt per SLO, incidents opened once, outbox 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -163,10 +165,37 @@ async def test_concurrent_writes_share_commits(open_store: Opener) -> None:
     await store.close()
 
 
+@contextlib.asynccontextmanager
+async def writer_busy(store: SQLiteStore | PostgreSQLStore) -> AsyncIterator[int]:
+    """Writes queued inside wait until the store's writer is free; yields the commits the
+    holding itself costs. SQLite's writer is a thread, which would take the first decision
+    as soon as it is queued: it runs a job of ours until we leave (one commit). PostgreSQL's
+    writer is a task on this event loop: it runs only once the test awaits (no commit)."""
+    if isinstance(store, PostgreSQLStore):
+        yield 0
+        return
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:
+        entered.set()
+        release.wait(30)
+
+    held = asyncio.ensure_future(store._call(hold))
+    assert await asyncio.to_thread(entered.wait, 30)
+    try:
+        yield 1
+    finally:
+        release.set()
+        await held
+
+
 async def test_a_large_batch_of_decisions_goes_in_whole(open_store: Opener) -> None:
     store = await open_store(max_batch=2000)
-    await asyncio.gather(*(store.record_decision(record(n)) for n in range(1234)))
-    assert store.commits <= 3
+    async with writer_busy(store) as holding:
+        writes = asyncio.gather(*(store.record_decision(record(n)) for n in range(1234)))
+        await asyncio.sleep(0)  # every write's first step runs: all 1234 are queued
+    await writes
+    assert store.commits == holding + 1  # everything that waited: one transaction
     found = await store.decisions(DecisionQuery(limit=500))
     assert [r.body["n"] for r in found] == list(range(1233, 733, -1))
     everything = await store.decisions(DecisionQuery(limit=5000))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
@@ -24,6 +26,8 @@ from slogate.store.base import (
 )
 from slogate.store.postgresql import PostgreSQLStore
 from slogate.store.sqlite import SQLiteStore
+from tests.integration.helpers import eventually
+from tests.postgres import PASSWORD
 from tests.test_store import location, make_store
 
 __all__ = ["location"]  # the fixture: each test runs on both stores
@@ -91,13 +95,56 @@ async def test_concurrent_events_of_one_deployment_lose_nothing(location: str) -
         DeploymentEvent("shop", "d1", EventKind.STEP, T + 61 * n, "api", step=f"s{n}")
         for n in range(50)
     ]
-    # The first event alone: on PostgreSQL two first events racing can both insert (the row
-    # lock has no row yet), a known gap; every later event of the deployment takes turns.
-    await store.apply_deployment_event(steps[0])
-    await asyncio.gather(*(store.apply_deployment_event(s) for s in steps[1:]))
+    # All at once: the first events race to create the deployment's row, and
+    # the earliest `at` must still be its start (on PostgreSQL they serialize on that row).
+    await asyncio.gather(*(store.apply_deployment_event(s) for s in steps))
     got = await store.deployment("shop", "d1")
     assert got is not None and (got.started_at, got.updated_at) == (T, T + 61 * 49)
     assert len(await store.deployment_steps("shop", "d1")) == 50
+    await store.close()
+
+
+@contextlib.asynccontextmanager
+async def inserts_held(location: str, waiters: int) -> AsyncIterator[None]:
+    """On PostgreSQL, deployments can be read but not written until `waiters` transactions wait
+    to insert (each first event has read "no row yet"), then all go at once: the first events'
+    race, every time. On SQLite (one writer) the events simply run."""
+    if not location.startswith("postgresql://"):
+        yield
+        return
+    async with await psycopg.AsyncConnection.connect(location, password=PASSWORD) as conn:
+        await conn.execute("LOCK TABLE deployments IN SHARE MODE")  # blocks INSERT, not SELECT
+        yield
+
+        async def blocked() -> bool:
+            async with await psycopg.AsyncConnection.connect(
+                location, password=PASSWORD, autocommit=True
+            ) as probe:
+                cursor = await probe.execute(
+                    "SELECT count(*) FROM pg_locks"
+                    " WHERE relation = 'deployments'::regclass AND NOT granted"
+                )
+                row = await cursor.fetchone()
+                return row is not None and row[0] >= waiters
+
+        await eventually(blocked, f"{waiters} first events waiting to insert", within=10)
+        await conn.rollback()
+
+
+async def test_first_events_racing_keep_the_earliest_start_and_the_latest_update(
+    location: str,
+) -> None:
+    store = await opened(location)
+    later = DeploymentEvent("shop", "d1", EventKind.STEP, T + 120, "api", step="canary")
+    earlier = DeploymentEvent("shop", "d1", EventKind.STARTED, T, "api", version="2.0")
+    async with inserts_held(location, 2):
+        results = asyncio.gather(*(store.apply_deployment_event(e) for e in (later, earlier)))
+    first, second = await results
+    whole = Deployment("shop", "d1", Outcome.IN_PROGRESS, T, None, T + 120, "2.0", source="api")
+    assert await store.deployment("shop", "d1") == whole  # earliest start, latest update
+    assert sorted([first.changed, second.changed]) == [False, True]  # one created it
+    steps = await store.deployment_steps("shop", "d1")
+    assert [(s.at, s.step) for s in steps] == [(T + 120, "canary")]
     await store.close()
 
 
