@@ -21,7 +21,6 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import Counter
 
-from slogate.conventions import NAME
 from slogate.core.canary import (
     CanaryAnalysis,
     SLOJudgement,
@@ -39,23 +38,12 @@ from slogate.core.views import encode
 from slogate.errors import BackendError, BadRequestError
 from slogate.evaluation.backend import QueryBackend
 from slogate.evaluation.canary_queries import fetch_figures
+from slogate.server.bodies import CanaryBody, decoded, present
 from slogate.server.keys import CONTROL, ENGINE, TELEMETRY
-from slogate.server.web import check_field, parse_time, request_fields
+from slogate.server.web import parse_time, request_fields
 from slogate.store.base import DecisionRecord
 from slogate.telemetry.tracing import set_attributes, span
 
-CANARY_FIELDS = (
-    "service",
-    "canary",
-    "baseline",
-    "slo",
-    "window",
-    "start",
-    "end",
-    "deploy_id",
-    "step",
-    "change_type",
-)
 KEPT_ANALYSES = 1000
 KEPT_PER_SLO = 10
 
@@ -121,33 +109,20 @@ def canary_request(
     """A checked canary request from its fields (query string or JSON body). `known` raises
     `UnknownServiceError` for a service or SLO that is not loaded: a 404 comes before any
     complaint about the window."""
-    for required in ("service", "canary", "baseline"):
-        if fields.get(required) in (None, ""):
-            raise BadRequestError(required, f"{required} is required")
-    given = {
-        k: check_field(k, v, NAME) if k in ("service", "slo") else check_field(k, v)
-        for k, v in fields.items()
-        if v not in (None, "")
-    }
-    gate = GateRequest(
-        **{
-            k: given[k]
-            for k in ("service", "slo", "deploy_id", "step", "change_type")
-            if k in given
-        }
-    )
+    body = decoded(CanaryBody, present(fields))
+    gate = body.request()
     known(gate)
-    if given["canary"] == given["baseline"]:
+    if body.canary == body.baseline:
         raise BadRequestError("baseline", "baseline must differ from canary")
-    if "window" in given and "start" in given:
+    if body.window and body.start:
         raise BadRequestError("window", "give window or start, not both")
     return CanaryRequest(
         gate,
-        given["canary"],
-        given["baseline"],
-        start=parse_time("start", given["start"]) if "start" in given else None,
-        end=parse_time("end", given["end"]) if "end" in given else None,
-        window=_duration("window", given["window"]) if "window" in given else None,
+        body.canary,
+        body.baseline,
+        start=parse_time("start", body.start) if body.start else None,
+        end=parse_time("end", body.end) if body.end else None,
+        window=_duration("window", body.window) if body.window else None,
     )
 
 
@@ -249,7 +224,7 @@ def known_to(app: web.Application) -> Callable[[GateRequest], object]:
 
 
 async def canary(request: web.Request) -> web.Response:
-    fields = await request_fields(request, CANARY_FIELDS)
+    fields = await request_fields(request, CanaryBody.__struct_fields__)
     canary_req = canary_request(fields, known_to(request.app))
     return (await analyse(request.app, canary_req, "canary")).response()
 
