@@ -12,6 +12,7 @@ The gate's GET query string decodes through `GateBody` too: its values are all s
 
 from __future__ import annotations
 
+import functools
 import re
 import typing
 from collections.abc import Mapping
@@ -122,9 +123,12 @@ REQUEST_BODIES: Final = (GateBody, CanaryBody, FreezeBody, ExemptionBody, Deploy
 B = TypeVar("B", bound=Body)
 
 
-def present(fields: Mapping[str, Any]) -> dict[str, Any]:
+def present(fields: Mapping[str, Any]) -> Mapping[str, Any]:
     """`fields` without those given empty (`?slo=`, `"slo": null`): absent, as if not sent."""
-    return {k: v for k, v in fields.items() if v not in (None, "")}
+    values = fields.values()
+    if "" in values or None in values:
+        return {k: v for k, v in fields.items() if v is not None and v != ""}
+    return fields  # the usual case, not copied
 
 
 def decoded(kind: type[B], fields: Mapping[str, Any]) -> B:
@@ -141,26 +145,36 @@ _ERROR = re.compile(r"^(?P<reason>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.S)
 
 def bad_request(kind: type[Body], message: str, fields: Mapping[str, Any]) -> BadRequestError:
     """msgspec's `message` in slogate's words, naming the field (`$.service` → `service`)."""
+    field, text, shows_value = _reading(kind, message)
+    if shows_value:
+        text = f"{text} {str(fields.get(field))[:64]!r}"
+    return BadRequestError(field, text)
+
+
+@functools.lru_cache(maxsize=256)
+def _reading(kind: type[Body], message: str) -> tuple[str, str, bool]:
+    """The field `message` names, what it says of it, and whether the value is to follow
+    (a 400 reads its message once: the same mistake, repeated, costs a lookup)."""
     match = _ERROR.match(message)
     assert match is not None  # the pattern matches any text
     reason, field = match["reason"], match["path"] or ""
     if unknown := re.fullmatch(r"Object contains unknown field `(.*)`", reason):
         known = ", ".join(kind.__struct_fields__)
-        return BadRequestError(unknown[1], f"unknown field {unknown[1]!r} (known: {known})")
+        return unknown[1], f"unknown field {unknown[1]!r} (known: {known})", False
     if missing := re.fullmatch(r"Object missing required field `(.*)`", reason):
-        return BadRequestError(missing[1], f"{missing[1]} is required")
+        return missing[1], f"{missing[1]} is required", False
     if not field:
-        return BadRequestError("body", "body must be a JSON object")
-    return BadRequestError(field, f"{field} {_why(reason, kind, field, fields.get(field))}")
+        return "body", "body must be a JSON object", False
+    if reason.startswith("Expected `str` matching regex"):
+        return field, f"{field} is not valid:", True
+    return field, f"{field} {_why(reason, kind, field)}", False
 
 
-def _why(reason: str, kind: type[Body], field: str, value: Any) -> str:
+def _why(reason: str, kind: type[Body], field: str) -> str:
     if "datetime" in reason or "RFC3339" in reason:
         if "timezone" in reason:
             return "must include a time zone (e.g. Z)"
         return "must be an RFC 3339 timestamp"
-    if reason.startswith("Expected `str` matching regex"):
-        return f"is not valid: {str(value)[:64]!r}"
     if length := re.fullmatch(r"Expected `str` of length <= (\d+)", reason):
         return f"must be at most {length[1]} characters"
     if reason.startswith("Expected `str` of length >="):
