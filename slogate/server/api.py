@@ -16,10 +16,8 @@ from slogate.conventions import NAME
 from slogate.core.views import rfc3339, status_view
 from slogate.errors import BadRequestError, StoreError, UnknownServiceError
 from slogate.evaluation.engine import ReloadResult
-from slogate.server import canary_api
 from slogate.server.bodies import GateBody, decoded, present
-from slogate.server.keys import CONTROL, ENGINE, PAGER, TELEMETRY
-from slogate.server.status_charts import CHARTS
+from slogate.server.keys import CANARY_HISTORY, CHARTS, CONTROL, ENGINE, PAGER, TELEMETRY
 from slogate.server.status_page import render_index, render_slo
 from slogate.server.web import check_field, gate_decision, json_response, parse_time, request_fields
 from slogate.store.base import DecisionQuery
@@ -178,6 +176,6 @@ async def status_slo(request: web.Request) -> web.Response:
     if status is None:
         raise UnknownServiceError(f"no SLO {name!r} of service {service!r}")
     policy = engine.config.policy.for_slo(service, name)
-    canaries = [a.body for a in request.app[canary_api.HISTORY].of_slo(service, name)]
+    canaries = [a.body for a in request.app[CANARY_HISTORY].of_slo(service, name)]
     charts = await request.app[CHARTS].slo_charts(status) if CHARTS in request.app else ""
     return _html(render_slo(status, policy, control.freezes(), engine.clock(), canaries, charts))

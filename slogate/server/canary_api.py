@@ -13,7 +13,6 @@ memory (bounded) for the Kayenta API's polling and the status page.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,13 +38,11 @@ from slogate.errors import BackendError, BadRequestError
 from slogate.evaluation.backend import QueryBackend
 from slogate.evaluation.canary_queries import fetch_figures
 from slogate.server.bodies import CanaryBody, decoded, present
-from slogate.server.keys import CONTROL, ENGINE, TELEMETRY
+from slogate.server.canary_history import CanaryAnswer, CanaryHistory
+from slogate.server.keys import CANARY_HISTORY, CANARY_VERDICTS, CONTROL, ENGINE, TELEMETRY
 from slogate.server.web import parse_time, request_fields
 from slogate.store.base import DecisionRecord
 from slogate.telemetry.tracing import set_attributes, span
-
-KEPT_ANALYSES = 1000
-KEPT_PER_SLO = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,39 +55,6 @@ class CanaryRequest:
     end: float | None = None
     """None: now."""
     window: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CanaryAnswer:
-    analysis: CanaryAnalysis
-    body: dict[str, Any]
-    encoded: str
-
-    def response(self, status: int = 200) -> web.Response:
-        return web.Response(text=self.encoded, status=status, content_type="application/json")
-
-
-class CanaryHistory:
-    """The last analyses by id (for Kayenta's polling) and per SLO (for the status page)."""
-
-    def __init__(self) -> None:
-        self.by_id: OrderedDict[str, CanaryAnswer] = OrderedDict()
-        self.by_slo: dict[tuple[str, str], deque[CanaryAnswer]] = {}
-
-    def add(self, answer: CanaryAnswer) -> None:
-        self.by_id[answer.analysis.id] = answer
-        while len(self.by_id) > KEPT_ANALYSES:
-            self.by_id.popitem(last=False)
-        for judgement in answer.analysis.judgements:
-            key = (answer.analysis.service, judgement.slo.name)
-            self.by_slo.setdefault(key, deque(maxlen=KEPT_PER_SLO)).appendleft(answer)
-
-    def of_slo(self, service: str, slo: str) -> list[CanaryAnswer]:
-        return list(self.by_slo.get((service, slo), ()))
-
-
-HISTORY = web.AppKey("canary_history", CanaryHistory)
-VERDICTS = web.AppKey("canary_verdicts", Counter)
 
 
 def _duration(name: str, text: str) -> float:
@@ -212,9 +176,9 @@ async def analyse(app: web.Application, request: CanaryRequest, source: str) -> 
         )
         record = DecisionRecord(analysis.id, now, service, body["decision"], source, encoded)
         await app[CONTROL].store.record_decision(record)
-    app[VERDICTS].labels(service, body["verdict"]).inc()
+    app[CANARY_VERDICTS].labels(service, body["verdict"]).inc()
     answer = CanaryAnswer(analysis, body, encoded)
-    app[HISTORY].add(answer)
+    app[CANARY_HISTORY].add(answer)
     return answer
 
 
@@ -231,8 +195,8 @@ async def canary(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """The analyses' own state: the last analyses shown on status pages, their counter."""
-    app[HISTORY] = CanaryHistory()
-    app[VERDICTS] = Counter(
+    app[CANARY_HISTORY] = CanaryHistory()
+    app[CANARY_VERDICTS] = Counter(
         "slogate_canary_verdicts",
         "Canary analyses by service and verdict (pass, fail, inconclusive).",
         ["service", "verdict"],
