@@ -39,7 +39,7 @@ Name = Annotated[str, msgspec.Meta(pattern=NAME.pattern)]
 Token = Annotated[str, msgspec.Meta(pattern=TOKEN.pattern)]
 Duration = Annotated[str, msgspec.Meta(pattern=DURATION_PATTERN)]
 Time = Annotated[datetime, msgspec.Meta(tz=True)]
-Reason = Annotated[str, msgspec.Meta(pattern=_PRINTABLE, min_length=1, max_length=1024)]
+Note = Annotated[str, msgspec.Meta(pattern=_PRINTABLE, min_length=1, max_length=1024)]
 Actor = Annotated[str, msgspec.Meta(pattern=_PRINTABLE, min_length=1, max_length=128)]
 Version = Annotated[str, msgspec.Meta(pattern=TOKEN.pattern, max_length=128)]
 
@@ -84,7 +84,7 @@ class CanaryBody(GateBody, frozen=True, kw_only=True):
 class Until(Body, frozen=True, kw_only=True):
     """When an override ends: at `until`, or `duration` from now (not both)."""
 
-    reason: Reason
+    reason: Note
     until: Time | msgspec.UnsetType = msgspec.UNSET
     duration: Duration | msgspec.UnsetType = msgspec.UNSET
     requested_by: Actor | msgspec.UnsetType = msgspec.UNSET
