@@ -16,7 +16,9 @@ from slogate.core.dora import PIPELINE_EVENTS
 from slogate.core.policy import GateRequest
 from slogate.errors import BadRequestError
 from slogate.server.bodies import (
+    DURATION_PATTERN,
     REQUEST_BODIES,
+    TOKEN,
     Body,
     CanaryBody,
     DeploymentEventBody,
@@ -144,6 +146,8 @@ def test_the_document_publishes_the_models() -> None:
         "canary",
         "baseline",
     ]
+    window = body_schemas()["CanaryBody"]["properties"]["window"]  # checked after the 404
+    assert (window["pattern"], window["allOf"]) == (TOKEN.pattern, [{"pattern": DURATION_PATTERN}])
     body = gate["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/GateBody"}
 

@@ -49,7 +49,10 @@ LateTime = Annotated[
     str, msgspec.Meta(pattern=TOKEN.pattern, extra_json_schema={"format": "date-time"})
 ]
 LateDuration = Annotated[
-    str, msgspec.Meta(pattern=TOKEN.pattern, extra_json_schema={"pattern": DURATION_PATTERN})
+    str,
+    msgspec.Meta(
+        pattern=TOKEN.pattern, extra_json_schema={"allOf": [{"pattern": DURATION_PATTERN}]}
+    ),
 ]
 
 
