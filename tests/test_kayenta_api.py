@@ -15,8 +15,9 @@ from slogate.core.canary import (
 from slogate.core.gate import Decision
 from slogate.core.policy import GateRequest, Verdict
 from slogate.errors import BadRequestError
-from slogate.server.canary_api import CanaryAnswer, canary_request
-from slogate.server.kayenta_api import Execution, Thresholds
+from slogate.server.canary_api import canary_request
+from slogate.server.canary_history import CanaryAnswer
+from slogate.server.kayenta_execution import Execution, Thresholds
 
 from .factories import make_slo
 

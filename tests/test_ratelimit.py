@@ -51,6 +51,26 @@ def test_route_classes(method: str, path: str, kind: str | None) -> None:
     assert route_class(method, path) == kind
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "kind"),
+    [
+        ("HEAD", "/v1/gate", "gate"),  # aiohttp serves HEAD with the GET route
+        ("GET", "/canary/some-execution", "gate"),
+        ("GET", "/canaryConfig", "gate"),
+        ("GET", "/v1/deployments/checkout/github:org/repo@abc", "read"),  # {deploy_id:.+}
+        ("GET", "/v1/slos/check%2Fout/availability", "read"),  # aiohttp's path_safe
+        ("GET", "/slos/checkout/availability", "read"),
+        ("GET", "/v1/incidents/history", "read"),
+        ("POST", "/v1/webhooks/flagger/event", None),
+        ("DELETE", "/v1/freezes/f1", None),
+        ("GET", "/v1/gate/nope", None),  # no route: aiohttp's 404, open as /healthz
+        ("DELETE", "/v1/gate", None),  # no route for the method: 405
+    ],
+)
+def test_route_classes_come_from_the_route_table(method: str, path: str, kind: str | None) -> None:
+    assert route_class(method, path) == kind
+
+
 def test_token_file_scopes_and_the_old_format(tmp_path: Path) -> None:
     tokens_file = tmp_path / "tokens"
     tokens_file.write_text(

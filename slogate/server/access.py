@@ -1,9 +1,10 @@
 """Who may call what, and how often: the route classes, bearer tokens and rate limits.
 
-Route classes: `gate` (the gate, Flagger's hooks, canary analysis, deployment events: the
-`pipeline` scope) and `read` (status, decisions, incidents, notifications: the `read` scope).
-Health, readiness, metrics and the OpenAPI document are always open; the admin API checks its
-own `admin` token; GitHub's webhook is authenticated by its signature.
+Route classes (each route's `access` in `routes.ROUTES`): `gate` (the gate, Flagger's hooks,
+canary analysis, deployment events: the `pipeline` scope) and `read` (status, decisions,
+incidents, notifications: the `read` scope). Health, readiness, metrics and the OpenAPI document
+are always open; the admin API checks its own `admin` token; GitHub's webhook is authenticated
+by its signature.
 
 - `server.require_token_for: [gate, read]` closes a class to calls without a token of its scope
   (401 without one, 403 with a wrong one). Flagger cannot send headers: its hooks also take the
@@ -26,24 +27,19 @@ from slogate.config import ServerLimitsConfig
 from slogate.core.ratelimit import RateLimiter
 from slogate.errors import UnauthorizedError
 from slogate.server.auth import AdminTokens
+from slogate.server.routes import route_access
 from slogate.server.web import error_response
 from slogate.telemetry.metrics import Telemetry
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SCOPE = {"gate": "pipeline", "read": "read"}
 QUERY_TOKEN_PATHS = ("/v1/gate/flagger",)
-_GATE_PATHS = ("/v1/gate", "/v1/canary", "/canary/", "/canaryConfig")
-_READ_PATHS = ("/v1/slos", "/v1/decisions", "/v1/incidents", "/v1/notifications", "/v1/dora")
 
 
 def route_class(method: str, path: str) -> str | None:
-    if path == "/v1/gate/github":
-        return None  # signed by GitHub
-    if path.startswith(_GATE_PATHS) or (path == "/v1/deployments" and method == "POST"):
-        return "gate"
-    if path.startswith(_READ_PATHS) or path == "/" or path.startswith(("/slos/", "/v1/dep")):
-        return "read"
-    return None
+    """The class of the route serving `method path` (`path` as aiohttp matches it: percent
+    escapes of `/` kept); None for open routes and for paths no route serves."""
+    return route_access(method, path) or None
 
 
 def presented_token(request: web.Request) -> str:
@@ -79,7 +75,7 @@ def middleware(
 
     @web.middleware
     async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
-        kind = route_class(request.method, request.path)
+        kind = route_class(request.method, request.rel_url.path_safe)
         if kind is None:
             return await handler(request)
         client = caller(request, tokens, kind, kind in limits.require_token_for)

@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import msgspec
 from aiohttp import web
 
-from slogate.conventions import NAME
 from slogate.core.durations import parse_duration
-from slogate.core.overrides import ALL_SERVICES
 from slogate.core.views import exemption_view, freeze_view
 from slogate.errors import BadRequestError, UnauthorizedError
+from slogate.server.bodies import ExemptionBody, FreezeBody, Until, decoded
 from slogate.server.keys import CONTROL, ENGINE, TOKENS
-from slogate.server.web import (
-    check_field,
-    check_text,
-    error_response,
-    json_object,
-    json_response,
-    parse_time,
-)
+from slogate.server.web import error_response, json_object, json_response
 
 MAX_EXEMPTION = 30 * 86_400
 MAX_FREEZE = 366 * 86_400  # a longer freeze is no freeze but a decommissioning
-FREEZE_FIELDS = ("service", "slo", "reason", "until", "duration", "requested_by")
-EXEMPTION_FIELDS = (
-    "service",
-    "change_type",
-    "deploy_id",
-    "reason",
-    "until",
-    "duration",
-    "requested_by",
-)
 
 
 def admin(request: web.Request) -> str:
@@ -51,44 +32,29 @@ def admin(request: web.Request) -> str:
     return name
 
 
-def _until(
-    fields: dict[str, Any], now: float, *, required: bool, limit: float | None = None
-) -> float | None:
-    if "until" in fields and "duration" in fields:
+def _until(body: Until, now: float, *, required: bool, limit: float) -> float | None:
+    """When the override `body` asks for ends, checked against the clock and `limit`."""
+    if body.until is not msgspec.UNSET and body.duration is not msgspec.UNSET:
         raise BadRequestError("until", "give until or duration, not both")
-    if "until" in fields:
-        until = parse_time("until", fields["until"])
-        where = "until"
-    elif "duration" in fields:
-        try:
-            until = now + parse_duration(check_field("duration", fields["duration"]))
-        except ValueError:
-            raise BadRequestError("duration", "duration must be like 30m, 4h or 2d") from None
-        where = "duration"
+    if body.until is not msgspec.UNSET:
+        until, where = body.until.timestamp(), "until"
+    elif body.duration is not msgspec.UNSET:
+        until, where = now + parse_duration(body.duration), "duration"
     elif required:
         raise BadRequestError("until", "until (RFC 3339) or duration is required")
     else:
         return None
     if until <= now:
         raise BadRequestError(where, f"{where} must be in the future")
-    if limit is not None and until - now > limit:
+    if until - now > limit:
         raise BadRequestError(where, f"{where} must be at most {limit / 86_400:g} days away")
     return until
 
 
-def _service(fields: dict[str, Any], *, allow_all: bool) -> str:
-    if "service" not in fields:
-        raise BadRequestError("service", "service is required (a service name, or * for all)")
-    service = fields["service"]
-    if allow_all and service == ALL_SERVICES:
-        return ALL_SERVICES
-    return check_field("service", service, NAME)
-
-
-def _actor(fields: dict[str, Any], token_name: str) -> str:
-    if "requested_by" in fields:
-        return f"{check_text('requested_by', fields['requested_by'], 128)} (token {token_name})"
-    return token_name
+def _actor(body: Until, token_name: str) -> str:
+    if body.requested_by is msgspec.UNSET:
+        return token_name
+    return f"{body.requested_by} (token {token_name})"
 
 
 async def list_freezes(request: web.Request) -> web.Response:
@@ -101,13 +67,10 @@ async def list_freezes(request: web.Request) -> web.Response:
 
 async def create_freeze(request: web.Request) -> web.Response:
     token = admin(request)
-    fields = await json_object(request, FREEZE_FIELDS)
-    service = _service(fields, allow_all=True)
-    slo = check_field("slo", fields["slo"], NAME) if "slo" in fields else ""
-    reason = check_text("reason", fields.get("reason"))
-    until = _until(fields, request.app[ENGINE].clock(), required=False, limit=MAX_FREEZE)
+    body = decoded(FreezeBody, await json_object(request))
+    until = _until(body, request.app[ENGINE].clock(), required=False, limit=MAX_FREEZE)
     freeze = await request.app[CONTROL].add_freeze(
-        service, reason, _actor(fields, token), until=until, slo=slo
+        body.service, body.reason, _actor(body, token), until=until, slo=body.slo
     )
     return json_response(freeze_view(freeze), 201)
 
@@ -130,24 +93,18 @@ async def list_exemptions(request: web.Request) -> web.Response:
 
 async def create_exemption(request: web.Request) -> web.Response:
     token = admin(request)
-    fields = await json_object(request, EXEMPTION_FIELDS)
-    service = _service(fields, allow_all=False)
-    change_type = (
-        check_field("change_type", fields["change_type"]) if "change_type" in fields else ""
-    )
-    deploy_id = check_field("deploy_id", fields["deploy_id"]) if "deploy_id" in fields else ""
-    if not change_type and not deploy_id:
+    body = decoded(ExemptionBody, await json_object(request))
+    if not body.change_type and not body.deploy_id:
         raise BadRequestError("change_type", "an exemption needs a change_type or a deploy_id")
-    reason = check_text("reason", fields.get("reason"))
-    until = _until(fields, request.app[ENGINE].clock(), required=True, limit=MAX_EXEMPTION)
+    until = _until(body, request.app[ENGINE].clock(), required=True, limit=MAX_EXEMPTION)
     assert until is not None
     exemption = await request.app[CONTROL].add_exemption(
-        service,
-        reason,
-        _actor(fields, token),
+        body.service,
+        body.reason,
+        _actor(body, token),
         until=until,
-        change_type=change_type,
-        deploy_id=deploy_id,
+        change_type=body.change_type,
+        deploy_id=body.deploy_id,
     )
     return json_response(exemption_view(exemption), 201)
 

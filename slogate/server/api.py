@@ -13,36 +13,23 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from slogate.conventions import NAME
-from slogate.core.policy import GateRequest
 from slogate.core.views import rfc3339, status_view
 from slogate.errors import BadRequestError, StoreError, UnknownServiceError
 from slogate.evaluation.engine import ReloadResult
-from slogate.server import canary_api
-from slogate.server.keys import CONTROL, ENGINE, PAGER, TELEMETRY
-from slogate.server.status_charts import CHARTS
+from slogate.server.bodies import GateBody, decoded, present
+from slogate.server.keys import CANARY_HISTORY, CHARTS, CONTROL, ENGINE, PAGER, TELEMETRY
 from slogate.server.status_page import render_index, render_slo
 from slogate.server.web import check_field, gate_decision, json_response, parse_time, request_fields
 from slogate.store.base import DecisionQuery
 
-GATE_FIELDS = ("service", "slo", "deploy_id", "step", "change_type")
 MAX_PAGE = 500
 
 
-async def gate_fields(request: web.Request) -> dict[str, str]:
-    """The gate's inputs from the query string and, for POST, a JSON object body."""
-    fields = await request_fields(request, GATE_FIELDS)
-    if not fields.get("service"):
-        raise BadRequestError("service", "service is required")
-    return {
-        k: check_field(k, v, NAME) if k in ("service", "slo") else check_field(k, v)
-        for k, v in fields.items()
-        if v not in (None, "")
-    }
-
-
 async def gate(request: web.Request) -> web.Response:
-    fields = await gate_fields(request)
-    answer = await gate_decision(request.app, GateRequest(**fields), "api")
+    """The gate's inputs from the query string and, for POST, a JSON object body (`GateBody`)."""
+    fields = await request_fields(request, GateBody.__struct_fields__)
+    body = decoded(GateBody, present(fields))
+    answer = await gate_decision(request.app, body.request(), "api")
     return answer.response()
 
 
@@ -189,6 +176,6 @@ async def status_slo(request: web.Request) -> web.Response:
     if status is None:
         raise UnknownServiceError(f"no SLO {name!r} of service {service!r}")
     policy = engine.config.policy.for_slo(service, name)
-    canaries = [a.body for a in request.app[canary_api.HISTORY].of_slo(service, name)]
+    canaries = [a.body for a in request.app[CANARY_HISTORY].of_slo(service, name)]
     charts = await request.app[CHARTS].slo_charts(status) if CHARTS in request.app else ""
     return _html(render_slo(status, policy, control.freezes(), engine.clock(), canaries, charts))

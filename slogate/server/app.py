@@ -47,6 +47,7 @@ from slogate.server.auth import AdminTokens, Secrets
 from slogate.server.github_auth import app_key
 from slogate.server.keys import (
     ANSWERS,
+    CHARTS,
     CONTROL,
     DELIVERIES,
     ENGINE,
@@ -57,7 +58,7 @@ from slogate.server.keys import (
 )
 from slogate.server.limits import ConnectionGuard, GuardedSite, guarded_runner
 from slogate.server.routes import ROUTES, add_routes
-from slogate.server.status_charts import CHARTS, StatusCharts
+from slogate.server.status_charts import StatusCharts
 from slogate.server.web import errors_middleware
 from slogate.store.base import Store
 from slogate.store.diskguard import DiskGuard

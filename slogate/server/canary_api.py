@@ -13,7 +13,6 @@ memory (bounded) for the Kayenta API's polling and the status page.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,6 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import Counter
 
-from slogate.conventions import NAME
 from slogate.core.canary import (
     CanaryAnalysis,
     SLOJudgement,
@@ -39,25 +37,12 @@ from slogate.core.views import encode
 from slogate.errors import BackendError, BadRequestError
 from slogate.evaluation.backend import QueryBackend
 from slogate.evaluation.canary_queries import fetch_figures
-from slogate.server.keys import CONTROL, ENGINE, TELEMETRY
-from slogate.server.web import check_field, parse_time, request_fields
+from slogate.server.bodies import CanaryBody, decoded, present
+from slogate.server.canary_history import CanaryAnswer, CanaryHistory
+from slogate.server.keys import CANARY_HISTORY, CANARY_VERDICTS, CONTROL, ENGINE, TELEMETRY
+from slogate.server.web import parse_time, request_fields
 from slogate.store.base import DecisionRecord
 from slogate.telemetry.tracing import set_attributes, span
-
-CANARY_FIELDS = (
-    "service",
-    "canary",
-    "baseline",
-    "slo",
-    "window",
-    "start",
-    "end",
-    "deploy_id",
-    "step",
-    "change_type",
-)
-KEPT_ANALYSES = 1000
-KEPT_PER_SLO = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,39 +55,6 @@ class CanaryRequest:
     end: float | None = None
     """None: now."""
     window: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CanaryAnswer:
-    analysis: CanaryAnalysis
-    body: dict[str, Any]
-    encoded: str
-
-    def response(self, status: int = 200) -> web.Response:
-        return web.Response(text=self.encoded, status=status, content_type="application/json")
-
-
-class CanaryHistory:
-    """The last analyses by id (for Kayenta's polling) and per SLO (for the status page)."""
-
-    def __init__(self) -> None:
-        self.by_id: OrderedDict[str, CanaryAnswer] = OrderedDict()
-        self.by_slo: dict[tuple[str, str], deque[CanaryAnswer]] = {}
-
-    def add(self, answer: CanaryAnswer) -> None:
-        self.by_id[answer.analysis.id] = answer
-        while len(self.by_id) > KEPT_ANALYSES:
-            self.by_id.popitem(last=False)
-        for judgement in answer.analysis.judgements:
-            key = (answer.analysis.service, judgement.slo.name)
-            self.by_slo.setdefault(key, deque(maxlen=KEPT_PER_SLO)).appendleft(answer)
-
-    def of_slo(self, service: str, slo: str) -> list[CanaryAnswer]:
-        return list(self.by_slo.get((service, slo), ()))
-
-
-HISTORY = web.AppKey("canary_history", CanaryHistory)
-VERDICTS = web.AppKey("canary_verdicts", Counter)
 
 
 def _duration(name: str, text: str) -> float:
@@ -121,33 +73,20 @@ def canary_request(
     """A checked canary request from its fields (query string or JSON body). `known` raises
     `UnknownServiceError` for a service or SLO that is not loaded: a 404 comes before any
     complaint about the window."""
-    for required in ("service", "canary", "baseline"):
-        if fields.get(required) in (None, ""):
-            raise BadRequestError(required, f"{required} is required")
-    given = {
-        k: check_field(k, v, NAME) if k in ("service", "slo") else check_field(k, v)
-        for k, v in fields.items()
-        if v not in (None, "")
-    }
-    gate = GateRequest(
-        **{
-            k: given[k]
-            for k in ("service", "slo", "deploy_id", "step", "change_type")
-            if k in given
-        }
-    )
+    body = decoded(CanaryBody, present(fields))
+    gate = body.request()
     known(gate)
-    if given["canary"] == given["baseline"]:
+    if body.canary == body.baseline:
         raise BadRequestError("baseline", "baseline must differ from canary")
-    if "window" in given and "start" in given:
+    if body.window and body.start:
         raise BadRequestError("window", "give window or start, not both")
     return CanaryRequest(
         gate,
-        given["canary"],
-        given["baseline"],
-        start=parse_time("start", given["start"]) if "start" in given else None,
-        end=parse_time("end", given["end"]) if "end" in given else None,
-        window=_duration("window", given["window"]) if "window" in given else None,
+        body.canary,
+        body.baseline,
+        start=parse_time("start", body.start) if body.start else None,
+        end=parse_time("end", body.end) if body.end else None,
+        window=_duration("window", body.window) if body.window else None,
     )
 
 
@@ -237,9 +176,9 @@ async def analyse(app: web.Application, request: CanaryRequest, source: str) -> 
         )
         record = DecisionRecord(analysis.id, now, service, body["decision"], source, encoded)
         await app[CONTROL].store.record_decision(record)
-    app[VERDICTS].labels(service, body["verdict"]).inc()
+    app[CANARY_VERDICTS].labels(service, body["verdict"]).inc()
     answer = CanaryAnswer(analysis, body, encoded)
-    app[HISTORY].add(answer)
+    app[CANARY_HISTORY].add(answer)
     return answer
 
 
@@ -249,15 +188,15 @@ def known_to(app: web.Application) -> Callable[[GateRequest], object]:
 
 
 async def canary(request: web.Request) -> web.Response:
-    fields = await request_fields(request, CANARY_FIELDS)
+    fields = await request_fields(request, CanaryBody.__struct_fields__)
     canary_req = canary_request(fields, known_to(request.app))
     return (await analyse(request.app, canary_req, "canary")).response()
 
 
 def setup(app: web.Application) -> None:
     """The analyses' own state: the last analyses shown on status pages, their counter."""
-    app[HISTORY] = CanaryHistory()
-    app[VERDICTS] = Counter(
+    app[CANARY_HISTORY] = CanaryHistory()
+    app[CANARY_VERDICTS] = Counter(
         "slogate_canary_verdicts",
         "Canary analyses by service and verdict (pass, fail, inconclusive).",
         ["service", "verdict"],

@@ -1,6 +1,6 @@
 """The OpenAPI paths and schemas of canary analysis: `/v1/canary`, Flagger's canary webhooks and
-the Kayenta API subset. Merged into `/openapi.json` by `openapi.openapi_document` (which imports
-this module when it builds the document: this one reads the shared helpers from it)."""
+the Kayenta API subset. Merged into `/openapi.json` by `openapi.openapi_document`; the request
+of `/v1/canary` is the model `bodies.CanaryBody`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from typing import Any
 
 from slogate.core.canary import CanaryCode, CanaryVerdict
 from slogate.core.policy import ReasonCode, Verdict
-from slogate.server.openapi import (
-    _ERROR,
-    DURATION_PATTERN,
+from slogate.server.bodies import DURATION_PATTERN, CanaryBody
+from slogate.server.openapi_parts import (
+    ERROR,
     NAME_PATTERN,
     TOKEN_PATTERN,
-    _json,
-    _ref,
+    json_answer,
+    json_body,
+    query_parameters,
+    ref,
 )
 
 _NAME = {"type": "string", "pattern": NAME_PATTERN}
@@ -24,19 +26,6 @@ _TIME = {"type": "string", "format": "date-time"}
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 
 
-_FIELDS = {
-    "service": _NAME,
-    "canary": _TOKEN,
-    "baseline": _TOKEN,
-    "slo": _NAME,
-    "window": _DURATION,
-    "start": _TIME,
-    "end": _TIME,
-    "deploy_id": _TOKEN,
-    "step": _TOKEN,
-    "change_type": _TOKEN,
-}
-_REQUIRED = ("service", "canary", "baseline")
 _FIGURES = {
     "type": "object",
     "required": ["errors", "total", "error_ratio", "burn_rate"],
@@ -50,12 +39,6 @@ _FIGURES = {
 }
 
 CANARY_SCHEMAS: dict[str, Any] = {
-    "CanaryRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": list(_REQUIRED),
-        "properties": _FIELDS,
-    },
     "CanaryReason": {
         "type": "object",
         "required": ["slo", "code", "message", "effect"],
@@ -98,7 +81,7 @@ CANARY_SCHEMAS: dict[str, Any] = {
             "gate": {"enum": [v.value for v in Verdict]},
             "deploy_id": {"type": "string"},
             "step": {"type": "string"},
-            "reasons": {"type": "array", "items": _ref("CanaryReason")},
+            "reasons": {"type": "array", "items": ref("CanaryReason")},
             "slos": {
                 "type": "array",
                 "items": {
@@ -119,7 +102,7 @@ CANARY_SCHEMAS: dict[str, Any] = {
     },
     "FlaggerCanaryPayload": {
         "allOf": [
-            _ref("FlaggerPayload"),
+            ref("FlaggerPayload"),
             {
                 "type": "object",
                 "required": ["metadata"],
@@ -151,8 +134,8 @@ CANARY_SCHEMAS: dict[str, Any] = {
                     "type": "object",
                     "required": ["controlScope", "experimentScope"],
                     "properties": {
-                        "controlScope": _ref("KayentaScope"),
-                        "experimentScope": _ref("KayentaScope"),
+                        "controlScope": ref("KayentaScope"),
+                        "experimentScope": ref("KayentaScope"),
                     },
                 },
             },
@@ -184,16 +167,13 @@ CANARY_SCHEMAS: dict[str, Any] = {
 }
 
 _ANSWERS = {
-    "200": _json(_ref("CanaryAnalysis"), "The analysis (pass, fail and inconclusive alike)"),
-    "400": _ERROR,
-    "404": _json(_ref("Error"), "Unknown service or SLO"),
-    "413": _ERROR,
-    "503": _ERROR,
+    "200": json_answer(ref("CanaryAnalysis"), "The analysis (pass, fail and inconclusive alike)"),
+    "400": ERROR,
+    "404": json_answer(ref("Error"), "Unknown service or SLO"),
+    "413": ERROR,
+    "503": ERROR,
 }
-_FLAGGER = {
-    "required": True,
-    "content": {"application/json": {"schema": _ref("FlaggerCanaryPayload")}},
-}
+_FLAGGER = json_body(ref("FlaggerCanaryPayload"))
 _OPTIONAL_TOKEN = {"type": "string", "pattern": TOKEN_PATTERN.replace("{1,", "{0,")}
 _KAYENTA_QUERY = [
     {"name": name, "in": "query", "schema": _OPTIONAL_TOKEN}
@@ -214,12 +194,12 @@ def _flagger(summary: str, proceed: str, halt: str) -> dict[str, Any]:
             "summary": summary,
             "requestBody": _FLAGGER,
             "responses": {
-                "200": _json(_ref("CanaryAnalysis"), proceed),
-                "403": _json(_ref("CanaryAnalysis"), halt),
-                "400": _ERROR,
-                "404": _ERROR,
-                "413": _ERROR,
-                "503": _ERROR,
+                "200": json_answer(ref("CanaryAnalysis"), proceed),
+                "403": json_answer(ref("CanaryAnalysis"), halt),
+                "400": ERROR,
+                "404": ERROR,
+                "413": ERROR,
+                "503": ERROR,
             },
         }
     }
@@ -229,18 +209,12 @@ CANARY_PATHS: dict[str, Any] = {
     "/v1/canary": {
         "get": {
             "summary": "Judge a canary against its baseline",
-            "parameters": [
-                {"name": name, "in": "query", "required": name in _REQUIRED, "schema": schema}
-                for name, schema in _FIELDS.items()
-            ],
+            "parameters": query_parameters(CanaryBody),
             "responses": _ANSWERS,
         },
         "post": {
             "summary": "Judge a canary against its baseline (JSON body)",
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref("CanaryRequest")}},
-            },
+            "requestBody": json_body(ref("CanaryBody")),
             "responses": _ANSWERS,
         },
     },
@@ -255,8 +229,8 @@ CANARY_PATHS: dict[str, Any] = {
             "summary": "Kayenta API: canary configs (one per service, id = name = service)",
             "parameters": _KAYENTA_QUERY,
             "responses": {
-                "200": _json({"type": "array", "items": {"type": "object"}}, "Configs"),
-                "400": _ERROR,
+                "200": json_answer({"type": "array", "items": {"type": "object"}}, "Configs"),
+                "400": ERROR,
             },
         }
     },
@@ -264,12 +238,9 @@ CANARY_PATHS: dict[str, Any] = {
         "post": {
             "summary": "Kayenta API: run a canary analysis with the config `id` (a service)",
             "parameters": _CONFIG_ID + _KAYENTA_QUERY,
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref("KayentaExecutionRequest")}},
-            },
+            "requestBody": json_body(ref("KayentaExecutionRequest")),
             "responses": {
-                "200": _json(
+                "200": json_answer(
                     {
                         "type": "object",
                         "required": ["canaryExecutionId"],
@@ -277,17 +248,17 @@ CANARY_PATHS: dict[str, Any] = {
                     },
                     "Started (and already judged)",
                 ),
-                "400": _ERROR,
-                "404": _ERROR,
-                "413": _ERROR,
-                "503": _ERROR,
+                "400": ERROR,
+                "404": ERROR,
+                "413": ERROR,
+                "503": ERROR,
             },
         },
         "get": {
             "summary": "Kayenta API: an execution's result",
             "parameters": _EXECUTION_ID,
             "responses": {
-                "200": _json(
+                "200": json_answer(
                     {
                         "type": "object",
                         "required": ["complete", "result"],
@@ -298,8 +269,8 @@ CANARY_PATHS: dict[str, Any] = {
                     },
                     "The execution",
                 ),
-                "400": _ERROR,
-                "404": _ERROR,
+                "400": ERROR,
+                "404": ERROR,
             },
         },
     },

@@ -19,14 +19,15 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from slogate.control.deployments import DeploymentDetail
 from slogate.conventions import NAME
 from slogate.core.dora import (
-    PIPELINE_EVENTS,
     Deployment,
     DeploymentEvent,
     EventKind,
@@ -39,9 +40,10 @@ from slogate.core.durations import format_duration, parse_duration
 from slogate.core.views import number, rfc3339
 from slogate.errors import BadRequestError
 from slogate.server.admin_api import admin
+from slogate.server.bodies import TOKEN, DeploymentEventBody, decoded
 from slogate.server.keys import DELIVERIES, ENGINE
+from slogate.server.openapi_parts import ERROR, json_answer, json_body, ref
 from slogate.server.web import (
-    TOKEN,
     check_field,
     error_response,
     json_object,
@@ -51,14 +53,12 @@ from slogate.server.web import (
 from slogate.server.webhooks import flagger_request, github_event, token_or
 from slogate.store.base import DeploymentQuery
 
-EVENT_FIELDS = ("service", "deploy_id", "event", "at", "version", "commit_sha", "commit_time")
 LIST_FIELDS = ("service", "outcome", "since", "until", "limit", "before")
 MAX_PAGE = 500
 MAX_WINDOW = 366 * 86_400.0
 BACKFILL_GRACE = 60.0
 """An event this far in the past is still "now" (clock skew); older is a backfill."""
 FUTURE_GRACE = 60.0
-VERSION_LIMIT = 128
 FLAGGER_PHASES = {"Succeeded": EventKind.SUCCEEDED, "Failed": EventKind.ROLLED_BACK}
 GITHUB_STATES = {
     "queued": EventKind.STARTED,
@@ -153,26 +153,16 @@ async def _apply(request: web.Request, event: DeploymentEvent) -> web.Response:
     return json_response({"deployment": deployment_view(result.deployment)})
 
 
-def _optional_text(fields: Mapping[str, Any], name: str) -> str:
-    if name not in fields:
-        return ""
-    value = check_field(name, fields[name])
-    if len(value) > VERSION_LIMIT:
-        raise BadRequestError(name, f"{name} must be at most {VERSION_LIMIT} characters")
-    return value
-
-
-def _time(fields: Mapping[str, Any], name: str) -> float:
-    at = parse_time(name, fields[name])
-    if at < 0:
+def _after_epoch(name: str, at: datetime) -> float:
+    if at.timestamp() < 0:
         raise BadRequestError(name, f"{name} must be after 1970-01-01")
-    return at
+    return at.timestamp()
 
 
-def _event_time(request: web.Request, fields: Mapping[str, Any], now: float) -> float:
-    if "at" not in fields:
+def _event_time(request: web.Request, body: DeploymentEventBody, now: float) -> float:
+    if body.at is msgspec.UNSET:
         return now
-    at = _time(fields, "at")
+    at = _after_epoch("at", body.at)
     if at > now + FUTURE_GRACE:
         raise BadRequestError("at", "at must not be in the future")
     if at < now - BACKFILL_GRACE:
@@ -181,24 +171,18 @@ def _event_time(request: web.Request, fields: Mapping[str, Any], now: float) -> 
 
 
 async def report_event(request: web.Request) -> web.Response:
-    fields = await json_object(request, EVENT_FIELDS)
-    for required in ("service", "deploy_id", "event"):
-        if not fields.get(required):
-            raise BadRequestError(required, f"{required} is required")
-    kinds = {k.value: k for k in PIPELINE_EVENTS}
-    kind = kinds.get(str(fields["event"]))
-    if kind is None:
-        raise BadRequestError("event", f"event must be one of {', '.join(kinds)}")
-    now = request.app[DELIVERIES].clock()
+    body = decoded(DeploymentEventBody, await json_object(request))
+    kind = EventKind(body.event)
+    commit_time = None if body.commit_time is msgspec.UNSET else body.commit_time
     event = DeploymentEvent(
-        service=check_field("service", fields["service"], NAME),
-        deploy_id=check_field("deploy_id", fields["deploy_id"]),
+        service=body.service,
+        deploy_id=body.deploy_id,
         kind=kind,
-        at=_event_time(request, fields, now),
+        at=_event_time(request, body, request.app[DELIVERIES].clock()),
         source="api",
-        version=_optional_text(fields, "version"),
-        commit_sha=_optional_text(fields, "commit_sha"),
-        commit_time=_time(fields, "commit_time") if "commit_time" in fields else None,
+        version=body.version,
+        commit_sha=body.commit_sha,
+        commit_time=None if commit_time is None else _after_epoch("commit_time", commit_time),
         step=f"pipeline/{kind.value}",
     )
     return await _apply(request, event)
@@ -401,11 +385,6 @@ async def dora(request: web.Request) -> web.Response:
 # --- OpenAPI ------------------------------------------------------------------------------------
 
 
-def _ok(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-_ERROR = _ok({"$ref": "#/components/schemas/Error"}, "Error")
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 _DEPLOYMENT = {
     "type": "object",
@@ -423,7 +402,7 @@ _DEPLOYMENT = {
         "source": {"type": "string"},
     },
 }
-_ONE = _ok({"type": "object", "properties": {"deployment": _DEPLOYMENT}}, "The deployment")
+_ONE = json_answer({"type": "object", "properties": {"deployment": _DEPLOYMENT}}, "The deployment")
 _NUMBER = {"type": ["number", "null"]}
 _BAND = {"enum": ["elite", "high", "medium", "low", None]}
 _FIGURES = {
@@ -465,24 +444,16 @@ _WINDOW_PARAM = {
     "in": "query",
     "schema": {"type": "string", "pattern": "^([1-9][0-9]?d|[1-9][0-9]{0,2}[hm])$"},
 }
-_FLAGGER = {"$ref": "#/components/schemas/FlaggerPayload"}
-_WEBHOOK = {"required": True, "content": {"application/json": {"schema": _FLAGGER}}}
-_POST_ROLLOUT = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "allOf": [
-                    _FLAGGER,
-                    {
-                        "required": ["phase"],
-                        "properties": {"phase": {"enum": list(FLAGGER_PHASES)}},
-                    },
-                ]
-            }
-        }
-    },
-}
+_FLAGGER = ref("FlaggerPayload")
+_WEBHOOK = json_body(_FLAGGER)
+_POST_ROLLOUT = json_body(
+    {
+        "allOf": [
+            _FLAGGER,
+            {"required": ["phase"], "properties": {"phase": {"enum": list(FLAGGER_PHASES)}}},
+        ]
+    }
+)
 
 
 def _path_param(name: str, pattern: str) -> dict[str, Any]:
@@ -519,7 +490,7 @@ PATHS: dict[str, Any] = {
                 {"name": "before", "in": "query", "schema": {"type": "string"}},
             ],
             "responses": {
-                "200": _ok(
+                "200": json_answer(
                     {
                         "type": "object",
                         "properties": {
@@ -529,34 +500,14 @@ PATHS: dict[str, Any] = {
                     },
                     "A page of deployments",
                 ),
-                "400": _ERROR,
+                "400": ERROR,
             },
         },
         "post": {
             "summary": "A pipeline reports a deployment event (backfill needs the admin token)",
             "security": [{}, {"admin": []}],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["service", "deploy_id", "event"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "service": {"type": "string", "pattern": NAME.pattern},
-                                "deploy_id": {"type": "string", "pattern": TOKEN.pattern},
-                                "event": {"enum": [k.value for k in PIPELINE_EVENTS]},
-                                "at": {"type": "string", "format": "date-time"},
-                                "version": {"type": "string", "pattern": TOKEN.pattern},
-                                "commit_sha": {"type": "string", "pattern": TOKEN.pattern},
-                                "commit_time": {"type": "string", "format": "date-time"},
-                            },
-                        }
-                    }
-                },
-            },
-            "responses": {"200": _ONE, "400": _ERROR, "401": _ERROR, "403": _ERROR},
+            "requestBody": json_body(ref("DeploymentEventBody")),
+            "responses": {"200": _ONE, "400": ERROR, "401": ERROR, "403": ERROR},
         },
     },
     "/v1/deployments/{service}/{deploy_id}": {
@@ -567,9 +518,9 @@ PATHS: dict[str, Any] = {
                 _path_param("deploy_id", TOKEN.pattern),
             ],
             "responses": {
-                "200": _ok({"type": "object"}, "The deployment"),
-                "400": _ERROR,
-                "404": _ERROR,
+                "200": json_answer({"type": "object"}, "The deployment"),
+                "400": ERROR,
+                "404": ERROR,
             },
         }
     },
@@ -577,29 +528,26 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Flagger's event webhook",
             "requestBody": _WEBHOOK,
-            "responses": {"200": _ONE, "400": _ERROR},
+            "responses": {"200": _ONE, "400": ERROR},
         }
     },
     "/v1/webhooks/flagger/post-rollout": {
         "post": {
             "summary": "Flagger's post-rollout webhook (Succeeded or Failed)",
             "requestBody": _POST_ROLLOUT,
-            "responses": {"200": _ONE, "400": _ERROR},
+            "responses": {"200": _ONE, "400": ERROR},
         }
     },
     "/v1/webhooks/github/deployment-status": {
         "post": {
             "summary": "GitHub deployment_status webhook (X-Hub-Signature-256)",
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"type": "object"}}},
-            },
+            "requestBody": json_body({"type": "object"}),
             "responses": {
                 "200": _ONE,
-                "202": _ok({"type": "object"}, "Event ignored"),
-                "400": _ERROR,
-                "401": _ERROR,
-                "403": _ERROR,
+                "202": json_answer({"type": "object"}, "Event ignored"),
+                "400": ERROR,
+                "401": ERROR,
+                "403": ERROR,
             },
         }
     },
@@ -607,7 +555,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Incidents of the window with the deployments they are linked to",
             "parameters": [_SERVICE_PARAM, _WINDOW_PARAM],
-            "responses": {"200": _ok({"type": "object"}, "Incidents"), "400": _ERROR},
+            "responses": {"200": json_answer({"type": "object"}, "Incidents"), "400": ERROR},
         }
     },
     "/v1/dora": {
@@ -615,7 +563,7 @@ PATHS: dict[str, Any] = {
             "summary": "DORA figures of a service, or of every service",
             "parameters": [_SERVICE_PARAM, _WINDOW_PARAM],
             "responses": {
-                "200": _ok(
+                "200": json_answer(
                     {
                         "oneOf": [
                             _FIGURES,
@@ -631,7 +579,7 @@ PATHS: dict[str, Any] = {
                     },
                     "Figures",
                 ),
-                "400": _ERROR,
+                "400": ERROR,
             },
         }
     },

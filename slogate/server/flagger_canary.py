@@ -24,7 +24,8 @@ from aiohttp import web
 
 from slogate.core.canary import CanaryVerdict
 from slogate.errors import BadRequestError
-from slogate.server.canary_api import CanaryAnswer, analyse, canary_request, known_to
+from slogate.server.canary_api import analyse, canary_request, known_to
+from slogate.server.canary_history import CanaryAnswer
 from slogate.server.web import json_object
 from slogate.server.webhooks import flagger_request
 

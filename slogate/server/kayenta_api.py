@@ -24,17 +24,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from slogate.conventions import NAME
-from slogate.core.canary import CanaryVerdict
 from slogate.core.policy import GateRequest
 from slogate.errors import BadRequestError, UnknownServiceError
-from slogate.server.canary_api import CanaryAnswer, CanaryRequest, analyse
-from slogate.server.keys import ENGINE
+from slogate.server.canary_api import CanaryRequest, analyse
+from slogate.server.kayenta_execution import Execution, Thresholds
+from slogate.server.keys import ENGINE, KAYENTA_EXECUTIONS
 from slogate.server.web import check_field, json_object, json_response, parse_time
 
 QUERY_PARAMETERS = (
@@ -46,87 +45,6 @@ QUERY_PARAMETERS = (
 SCOPE_FIELDS = ("scope", "region", "location", "step", "start", "end", "extendedScopeParams")
 KEPT_EXECUTIONS = 1000
 MAX_SCOPES = 10
-CLASSIFICATION = {
-    CanaryVerdict.PASS: "Pass",
-    CanaryVerdict.INCONCLUSIVE: "Marginal",
-    CanaryVerdict.FAIL: "Fail",
-}
-_WORST_FIRST = (CanaryVerdict.FAIL, CanaryVerdict.INCONCLUSIVE, CanaryVerdict.PASS)
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    pass_score: int
-    marginal: int
-
-    def score(self, verdict: CanaryVerdict, share_passing: int) -> int:
-        if verdict is CanaryVerdict.PASS:
-            return 100
-        if verdict is CanaryVerdict.INCONCLUSIVE:
-            return self.marginal
-        return max(0, min(share_passing, self.marginal - 1))
-
-
-@dataclass(frozen=True, slots=True)
-class Execution:
-    id: str
-    service: str
-    answers: tuple[tuple[str, CanaryAnswer], ...]
-    """(scope name, its analysis)."""
-    thresholds: Thresholds
-
-    @property
-    def verdict(self) -> CanaryVerdict:
-        verdicts = {answer.analysis.verdict for _, answer in self.answers}
-        return next(v for v in _WORST_FIRST if v in verdicts)
-
-    def view(self) -> dict[str, Any]:
-        verdict = self.verdict
-        lowest = min(answer.analysis.score for _, answer in self.answers)
-        score = self.thresholds.score(verdict, lowest)
-        results: list[dict[str, Any]] = [
-            {
-                "name": f"{name}/{judgement['slo']}",
-                "classification": CLASSIFICATION[CanaryVerdict(judgement["verdict"])],
-                "critical": False,
-                "groups": [judgement["slo"]],
-                "resultMetadata": {"ratio": judgement["ratio"], "pValue": judgement["p_value"]},
-            }
-            for name, answer in self.answers
-            for judgement in answer.body["slos"]
-        ]
-        reasons = [
-            f"{r['slo'] or self.service}: {r['code']}: {r['message']}"
-            for _, answer in self.answers
-            for r in answer.body["reasons"]
-        ]
-        return {
-            "pipelineId": self.id,
-            "complete": True,
-            "status": "succeeded",
-            "result": {
-                "judgeResult": {
-                    "judgeName": "slogate",
-                    "score": {
-                        "score": score,
-                        "classification": CLASSIFICATION[verdict],
-                        "classificationReason": "; ".join(reasons),
-                    },
-                    "results": results,
-                    "groupScores": [
-                        {
-                            "name": r["groups"][0],
-                            "score": 100 if r["classification"] == "Pass" else 0,
-                        }
-                        for r in results
-                    ],
-                },
-            },
-            "slogate": [answer.body for _, answer in self.answers],
-        }
-
-
-EXECUTIONS = web.AppKey("kayenta_executions", OrderedDict)
 
 
 def _query(request: web.Request) -> dict[str, str]:
@@ -210,7 +128,7 @@ async def start_execution(request: web.Request) -> web.Response:
     ]
     answers = tuple([(name, await analyse(request.app, r, "kayenta")) for name, r in requests])
     execution = Execution(answers[0][1].analysis.id, service, answers, thresholds)
-    executions: OrderedDict[str, Execution] = request.app[EXECUTIONS]
+    executions: OrderedDict[str, Execution] = request.app[KAYENTA_EXECUTIONS]
     executions[execution.id] = execution
     while len(executions) > KEPT_EXECUTIONS:
         executions.popitem(last=False)
@@ -219,7 +137,7 @@ async def start_execution(request: web.Request) -> web.Response:
 
 async def execution_result(request: web.Request) -> web.Response:
     execution_id = check_field("executionId", request.match_info["id"])
-    execution = request.app[EXECUTIONS].get(execution_id)
+    execution = request.app[KAYENTA_EXECUTIONS].get(execution_id)
     if execution is None:
         raise UnknownServiceError(f"no canary execution {execution_id!r}")
     return json_response(execution.view())
@@ -227,4 +145,4 @@ async def execution_result(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """The executions Argo polls for, newest kept (bounded)."""
-    app[EXECUTIONS] = OrderedDict()
+    app[KAYENTA_EXECUTIONS] = OrderedDict()

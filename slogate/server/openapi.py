@@ -7,29 +7,26 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from slogate import __version__
-from slogate.conventions import NAME
 from slogate.core.policy import ReasonCode, Verdict
-from slogate.server.web import TOKEN
+from slogate.server.bodies import GateBody
+from slogate.server.canary_openapi import CANARY_PATHS, CANARY_SCHEMAS
+from slogate.server.deployments_api import PATHS as DEPLOYMENT_PATHS
+from slogate.server.openapi_parts import (
+    ERROR,
+    NAME_PATTERN,
+    TOKEN_PATTERN,
+    body_schemas,
+    json_answer,
+    json_body,
+    query_parameters,
+    ref,
+)
 
 if TYPE_CHECKING:
     from slogate.server.routes import Route
 
-# The patterns the handlers check (`web.check_field`), so the document and the checks agree.
-NAME_PATTERN = NAME.pattern
-TOKEN_PATTERN = TOKEN.pattern
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 _NULLABLE_NUMBER = {"type": ["number", "null"]}
 _BY_WINDOW = {"type": "object", "additionalProperties": _NULLABLE_NUMBER}
-_ERROR = _json(_ref("Error"), "Error")
 
 _SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -114,63 +111,31 @@ _SCHEMAS: dict[str, Any] = {
             "deploy_id": {"type": ["string", "null"]},
             "step": {"type": ["string", "null"]},
             "change_type": {"type": ["string", "null"]},
-            "reasons": {"type": "array", "items": _ref("Reason")},
-            "slos": {"type": "array", "items": _ref("SLOStatus")},
-        },
-    },
-    "GateRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["service"],
-        "properties": {
-            "service": {"type": "string", "pattern": NAME_PATTERN},
-            "slo": {"type": "string", "pattern": NAME_PATTERN},
-            "deploy_id": {"type": "string", "pattern": TOKEN_PATTERN},
-            "step": {"type": "string", "pattern": TOKEN_PATTERN},
-            "change_type": {"type": "string", "pattern": TOKEN_PATTERN},
+            "reasons": {"type": "array", "items": ref("Reason")},
+            "slos": {"type": "array", "items": ref("SLOStatus")},
         },
     },
 }
 
-_GATE_PARAMS = [
-    {
-        "name": "service",
-        "in": "query",
-        "required": True,
-        "schema": {"type": "string", "pattern": NAME_PATTERN},
-    },
-    {"name": "slo", "in": "query", "schema": {"type": "string", "pattern": NAME_PATTERN}},
-    {"name": "deploy_id", "in": "query", "schema": {"type": "string", "pattern": TOKEN_PATTERN}},
-    {"name": "step", "in": "query", "schema": {"type": "string", "pattern": TOKEN_PATTERN}},
-    {"name": "change_type", "in": "query", "schema": {"type": "string", "pattern": TOKEN_PATTERN}},
-]
 _GATE_RESPONSES = {
-    "200": _json(_ref("Decision"), "The decision (allow, warn and deny alike)"),
-    "400": _ERROR,
-    "404": _json(_ref("Error"), "Unknown service or SLO"),
-    "413": _ERROR,
+    "200": json_answer(ref("Decision"), "The decision (allow, warn and deny alike)"),
+    "400": ERROR,
+    "404": json_answer(ref("Error"), "Unknown service or SLO"),
+    "413": ERROR,
     # Bounded under hostile load (server/access.py, store/diskguard.py):
-    "401": _json(_ref("Error"), "A token is required (server.require_token_for)"),
-    "403": _json(_ref("Error"), "The token lacks the pipeline scope"),
+    "401": json_answer(ref("Error"), "A token is required (server.require_token_for)"),
+    "403": json_answer(ref("Error"), "The token lacks the pipeline scope"),
     "429": {
-        **_json(_ref("Error"), "Rate limited: retry after Retry-After seconds"),
+        **json_answer(ref("Error"), "Rate limited: retry after Retry-After seconds"),
         "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
     },
-    "503": _json(_ref("Error"), "Nothing decided: store_full or store_unavailable"),
+    "503": json_answer(ref("Error"), "Nothing decided: store_full or store_unavailable"),
 }
 
 
 _ADMIN: list[dict[str, list[str]]] = [{"admin": []}]
-_AUTH_ERRORS = {"401": _ERROR, "403": _ERROR}
+_AUTHERRORS = {"401": ERROR, "403": ERROR}
 _ID_PARAM = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
-DURATION_PATTERN = r"^(?=.)([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$"
-_NOT_BOTH_UNTIL_AND_DURATION = {"not": {"required": ["until", "duration"]}}
-_UNTIL = {
-    "until": {"type": "string", "format": "date-time"},
-    "duration": {"type": "string", "pattern": DURATION_PATTERN},
-    "requested_by": {"type": "string", "minLength": 1, "maxLength": 128},
-    "reason": {"type": "string", "minLength": 1, "maxLength": 1024},
-}
 _SCHEMAS.update(
     {
         "Freeze": {
@@ -187,17 +152,6 @@ _SCHEMAS.update(
                 "until": {"type": ["string", "null"], "format": "date-time"},
             },
         },
-        "FreezeRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["service", "reason"],
-            **_NOT_BOTH_UNTIL_AND_DURATION,
-            "properties": {
-                "service": {"type": "string", "pattern": rf"^\*$|{NAME_PATTERN}"},
-                "slo": {"type": "string", "pattern": NAME_PATTERN},
-                **_UNTIL,
-            },
-        },
         "Exemption": {
             "type": "object",
             "required": ["id", "service", "reason", "created_at", "created_by", "until"],
@@ -210,22 +164,6 @@ _SCHEMAS.update(
                 "created_at": {"type": "string", "format": "date-time"},
                 "created_by": {"type": "string"},
                 "until": {"type": "string", "format": "date-time"},
-            },
-        },
-        "ExemptionRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["service", "reason"],
-            "allOf": [
-                _NOT_BOTH_UNTIL_AND_DURATION,
-                {"anyOf": [{"required": ["until"]}, {"required": ["duration"]}]},
-                {"anyOf": [{"required": ["change_type"]}, {"required": ["deploy_id"]}]},
-            ],
-            "properties": {
-                "service": {"type": "string", "pattern": NAME_PATTERN},
-                "change_type": {"type": "string", "pattern": TOKEN_PATTERN},
-                "deploy_id": {"type": "string", "pattern": TOKEN_PATTERN},
-                **_UNTIL,
             },
         },
         "FlaggerPayload": {
@@ -253,15 +191,12 @@ _SCHEMAS.update(
 
 
 def _list_of(name: str, key: str) -> dict[str, Any]:
-    return _json(
-        {"type": "object", "properties": {key: {"type": "array", "items": _ref(name)}}}, name + "s"
+    return json_answer(
+        {"type": "object", "properties": {key: {"type": "array", "items": ref(name)}}}, name + "s"
     )
 
 
-_FLAGGER_BODY = {
-    "required": True,
-    "content": {"application/json": {"schema": _ref("FlaggerPayload")}},
-}
+_FLAGGER_BODY = json_body(ref("FlaggerPayload"))
 _RELEASE_CONTROL_PATHS: dict[str, Any] = {
     "/v1/decisions": {
         "get": {
@@ -294,20 +229,20 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
                 },
             ],
             "responses": {
-                "200": _json(
+                "200": json_answer(
                     {
                         "type": "object",
                         "properties": {
                             "decisions": {
                                 "type": "array",
-                                "items": {"anyOf": [_ref("Decision"), _ref("CanaryAnalysis")]},
+                                "items": {"anyOf": [ref("Decision"), ref("CanaryAnalysis")]},
                             },
                             "next_before": {"type": ["string", "null"]},
                         },
                     },
                     "A page of decisions",
                 ),
-                "400": _ERROR,
+                "400": ERROR,
             },
         }
     },
@@ -315,20 +250,17 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
         "get": {
             "summary": "Active freezes",
             "security": _ADMIN,
-            "responses": {"200": _list_of("Freeze", "freezes"), **_AUTH_ERRORS},
+            "responses": {"200": _list_of("Freeze", "freezes"), **_AUTHERRORS},
         },
         "post": {
             "summary": "Freeze releases of a service (or * for all)",
             "security": _ADMIN,
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref("FreezeRequest")}},
-            },
+            "requestBody": json_body(ref("FreezeBody")),
             "responses": {
-                "201": _json(_ref("Freeze"), "Created"),
-                "400": _ERROR,
-                "413": _ERROR,
-                **_AUTH_ERRORS,
+                "201": json_answer(ref("Freeze"), "Created"),
+                "400": ERROR,
+                "413": ERROR,
+                **_AUTHERRORS,
             },
         },
     },
@@ -338,9 +270,9 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
             "security": _ADMIN,
             "parameters": _ID_PARAM,
             "responses": {
-                "200": _json({"type": "object"}, "Lifted"),
-                "404": _ERROR,
-                **_AUTH_ERRORS,
+                "200": json_answer({"type": "object"}, "Lifted"),
+                "404": ERROR,
+                **_AUTHERRORS,
             },
         },
     },
@@ -348,20 +280,17 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
         "get": {
             "summary": "Active exemptions",
             "security": _ADMIN,
-            "responses": {"200": _list_of("Exemption", "exemptions"), **_AUTH_ERRORS},
+            "responses": {"200": _list_of("Exemption", "exemptions"), **_AUTHERRORS},
         },
         "post": {
             "summary": "Allow a change type or deploy despite budget or freezes, for a while",
             "security": _ADMIN,
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref("ExemptionRequest")}},
-            },
+            "requestBody": json_body(ref("ExemptionBody")),
             "responses": {
-                "201": _json(_ref("Exemption"), "Created"),
-                "400": _ERROR,
-                "413": _ERROR,
-                **_AUTH_ERRORS,
+                "201": json_answer(ref("Exemption"), "Created"),
+                "400": ERROR,
+                "413": ERROR,
+                **_AUTHERRORS,
             },
         },
     },
@@ -371,9 +300,9 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
             "security": _ADMIN,
             "parameters": _ID_PARAM,
             "responses": {
-                "200": _json({"type": "object"}, "Revoked"),
-                "404": _ERROR,
-                **_AUTH_ERRORS,
+                "200": json_answer({"type": "object"}, "Revoked"),
+                "404": ERROR,
+                **_AUTHERRORS,
             },
         },
     },
@@ -400,14 +329,14 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
                     "description": "HTML",
                     "content": {"text/html": {"schema": {"type": "string"}}},
                 },
-                "404": _ERROR,
+                "404": ERROR,
             },
         }
     },
     "/v1/incidents": {
         "get": {
             "summary": "Open incidents, one per SLO and severity",
-            "responses": {"200": _json({"type": "object"}, "Incidents")},
+            "responses": {"200": json_answer({"type": "object"}, "Incidents")},
         }
     },
     "/v1/notifications": {
@@ -420,7 +349,7 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
                     "schema": {"enum": ["pending", "delivered", "failed", "expired"]},
                 }
             ],
-            "responses": {"200": _json({"type": "object"}, "Notifications"), "400": _ERROR},
+            "responses": {"200": json_answer({"type": "object"}, "Notifications"), "400": ERROR},
         }
     },
     "/v1/gate/flagger": {
@@ -428,10 +357,10 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
             "summary": "Flagger webhook: 200 proceeds, 403 halts",
             "requestBody": _FLAGGER_BODY,
             "responses": {
-                "200": _json(_ref("Decision"), "Proceed"),
-                "403": _json(_ref("Decision"), "Halt"),
-                "400": _ERROR,
-                "404": _ERROR,
+                "200": json_answer(ref("Decision"), "Proceed"),
+                "403": json_answer(ref("Decision"), "Halt"),
+                "400": ERROR,
+                "404": ERROR,
             },
         }
     },
@@ -440,28 +369,25 @@ _RELEASE_CONTROL_PATHS: dict[str, Any] = {
             "summary": "Flagger rollback hook (inverted): 200 rolls back now",
             "requestBody": _FLAGGER_BODY,
             "responses": {
-                "200": _json(_ref("Decision"), "Roll back"),
-                "409": _json(_ref("Decision"), "Keep going"),
-                "400": _ERROR,
-                "404": _ERROR,
+                "200": json_answer(ref("Decision"), "Roll back"),
+                "409": json_answer(ref("Decision"), "Keep going"),
+                "400": ERROR,
+                "404": ERROR,
             },
         }
     },
     "/v1/gate/github": {
         "post": {
             "summary": "GitHub deployment_protection_rule webhook (X-Hub-Signature-256)",
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"type": "object"}}},
-            },
+            "requestBody": json_body({"type": "object"}),
             "responses": {
-                "200": _json({"type": "object"}, "Decided and called back"),
-                "202": _json({"type": "object"}, "Event ignored"),
-                "400": _ERROR,
-                "401": _ERROR,
-                "403": _ERROR,
-                "404": _ERROR,
-                "502": _json({"type": "object"}, "Decided; the callback failed"),
+                "200": json_answer({"type": "object"}, "Decided and called back"),
+                "202": json_answer({"type": "object"}, "Event ignored"),
+                "400": ERROR,
+                "401": ERROR,
+                "403": ERROR,
+                "404": ERROR,
+                "502": json_answer({"type": "object"}, "Decided; the callback failed"),
             },
         }
     },
@@ -472,15 +398,15 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "/healthz": {
         "get": {
             "summary": "Process alive",
-            "responses": {"200": _json({"type": "object"}, "Alive")},
+            "responses": {"200": json_answer({"type": "object"}, "Alive")},
         }
     },
     "/readyz": {
         "get": {
             "summary": "Specs loaded and a first evaluation finished",
             "responses": {
-                "200": _json({"type": "object"}, "Ready"),
-                "503": _json({"type": "object"}, "Not ready, with the reason"),
+                "200": json_answer({"type": "object"}, "Ready"),
+                "503": json_answer({"type": "object"}, "Not ready, with the reason"),
             },
         }
     },
@@ -498,17 +424,17 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "/openapi.json": {
         "get": {
             "summary": "This document",
-            "responses": {"200": _json({"type": "object"}, "OpenAPI")},
+            "responses": {"200": json_answer({"type": "object"}, "OpenAPI")},
         }
     },
     "/v1/slos": {
         "get": {
             "summary": "Every SLO's current status",
             "responses": {
-                "200": _json(
+                "200": json_answer(
                     {
                         "type": "object",
-                        "properties": {"slos": {"type": "array", "items": _ref("SLOStatus")}},
+                        "properties": {"slos": {"type": "array", "items": ref("SLOStatus")}},
                     },
                     "Statuses",
                 )
@@ -532,21 +458,18 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                     "schema": {"type": "string"},
                 },
             ],
-            "responses": {"200": _json(_ref("SLOStatus"), "Status"), "404": _ERROR},
+            "responses": {"200": json_answer(ref("SLOStatus"), "Status"), "404": ERROR},
         }
     },
     "/v1/gate": {
         "get": {
             "summary": "Gate decision",
-            "parameters": _GATE_PARAMS,
+            "parameters": query_parameters(GateBody),
             "responses": _GATE_RESPONSES,
         },
         "post": {
             "summary": "Gate decision (JSON body)",
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref("GateRequest")}},
-            },
+            "requestBody": json_body(ref("GateBody")),
             "responses": _GATE_RESPONSES,
         },
     },
@@ -557,18 +480,12 @@ routes it is given (`routes.ROUTES`, what the app serves); `routes` checks that 
 
 
 def operations() -> dict[str, dict[str, Any]]:
-    """`OPERATIONS` and those of the modules that describe their own (they use the helpers
-    above, so they are read here, not imported at the top)."""
-    from slogate.server.canary_openapi import CANARY_PATHS
-    from slogate.server.deployments_api import PATHS as DEPLOYMENT_PATHS
-
+    """`OPERATIONS` and those of the modules that describe their own."""
     return {**OPERATIONS, **CANARY_PATHS, **DEPLOYMENT_PATHS}
 
 
 def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of `routes`. Raises KeyError for an undocumented route."""
-    from slogate.server.canary_openapi import CANARY_SCHEMAS
-
     described = operations()
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
@@ -584,7 +501,7 @@ def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": {**_SCHEMAS, **CANARY_SCHEMAS},
+            "schemas": {**_SCHEMAS, **CANARY_SCHEMAS, **body_schemas()},
             "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
         },
     }

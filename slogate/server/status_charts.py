@@ -21,8 +21,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from aiohttp import web
-
 from slogate.control.deployments import Deliveries
 from slogate.core.charts import (
     MARK_LABEL,
@@ -360,6 +358,3 @@ def delivery_table(found: Sequence[Figures]) -> str:
         f" bands of the DORA {year} report</caption><thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
-
-
-CHARTS = web.AppKey("status_charts", StatusCharts)

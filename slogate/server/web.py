@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from slogate.core.gate import Decision
@@ -23,12 +24,11 @@ from slogate.errors import (
     StoreError,
     StoreFullError,
 )
+from slogate.server.bodies import TOKEN
 from slogate.server.keys import ANSWERS, CONTROL, DELIVERIES, ENGINE, TELEMETRY
 from slogate.telemetry.tracing import set_attributes, span
 
 log = logging.getLogger(__name__)
-
-TOKEN = re.compile(r"^[\x21-\x7e]{1,256}$")
 
 
 def json_response(body: Any, status: int = 200, *, encoded: str | None = None) -> web.Response:
@@ -100,14 +100,6 @@ def check_field(name: str, value: Any, pattern: re.Pattern[str] = TOKEN) -> str:
     return value
 
 
-def check_text(name: str, value: Any, limit: int = 1024) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise BadRequestError(name, f"{name} must be a non-empty string")
-    if len(value) > limit or any(ord(c) < 32 and c not in "\t\n" for c in value):
-        raise BadRequestError(name, f"{name} must be at most {limit} printable characters")
-    return value
-
-
 def parse_time(name: str, value: Any) -> float:
     """An RFC 3339 timestamp as unix seconds."""
     if not isinstance(value, str):
@@ -129,8 +121,8 @@ async def json_object(
     if not body.strip():
         return {}
     try:
-        payload = json.loads(body)
-    except ValueError:
+        payload = msgspec.json.decode(body)
+    except msgspec.DecodeError:
         raise BadRequestError("body", "body is not valid JSON") from None
     if not isinstance(payload, Mapping):
         raise BadRequestError("body", "body must be a JSON object")

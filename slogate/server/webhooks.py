@@ -26,10 +26,10 @@ from slogate.core import signatures
 from slogate.core.gate import Decision, statuses_for
 from slogate.core.policy import GateRequest, ReasonCode, slo_reasons
 from slogate.errors import BadRequestError, ConfigError, GitHubAuthError, UnknownServiceError
+from slogate.server.bodies import TOKEN
 from slogate.server.github_auth import GitHubCredentials, github_credentials
 from slogate.server.keys import ENGINE, GITHUB_AUTH, HTTP_CLIENT, SECRETS
 from slogate.server.web import (
-    TOKEN,
     check_field,
     error_response,
     gate_decision,
