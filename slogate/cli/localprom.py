@@ -31,6 +31,13 @@ def binary(name: str) -> str:
     return path
 
 
+BACKFILL_BLOCK_SPAN = "8760h"
+"""The longest block promtool may write (its hidden `--max-block-duration`): a year, i.e. a
+block or two for any history here. promtool parses the whole input once per block it writes, so
+with its 2-hour default 32 days of history were 387 passes over the file (60 s of CPU for the
+tests' history, against 0.8 s): see `benchmarks/backfill.py`."""
+
+
 def backfill(openmetrics_file: Path, data_dir: Path, timeout: float = 600) -> None:
     """Write TSDB blocks from OpenMetrics (`promtool tsdb create-blocks-from openmetrics`)."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -40,6 +47,7 @@ def backfill(openmetrics_file: Path, data_dir: Path, timeout: float = 600) -> No
             "tsdb",
             "create-blocks-from",
             "openmetrics",
+            f"--max-block-duration={BACKFILL_BLOCK_SPAN}",
             "-q",
             str(openmetrics_file),
             str(data_dir),
