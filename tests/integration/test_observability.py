@@ -19,7 +19,10 @@ from .helpers import ADMIN_TOKEN, ServeProcess, running_slogate
 
 
 async def test_gate_decision_span(history: History, spans: InMemorySpanExporter) -> None:
-    async with running_slogate(history.url) as slogate:
+    # Inline evaluation: in `serve`'s default worker process the evaluation spans come from the
+    # child (its own exporter, set up from the environment), out of this test's memory exporter.
+    inline = "evaluation: {worker: inline}\n"
+    async with running_slogate(history.url, config_text=inline) as slogate:
         await slogate.gate(service="payments", deploy_id="build-9", step="canary")
     [decision] = [s for s in spans.get_finished_spans() if s.name == "slogate.gate.decision"]
     attributes = dict(decision.attributes or {})
