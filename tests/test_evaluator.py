@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+import pytest
 
 from slogate.core.model import SLO
 from slogate.evaluation.evaluator import Evaluator, Mode
@@ -169,7 +170,8 @@ async def test_rules_mode_reads_every_slo_per_window() -> None:
 
 
 def fleet(n: int) -> list[SLO]:
-    return [make_slo(f"svc{i:02d}") for i in range(n)]
+    """`n` SLOs, each with an SLI of its own (identical SLIs share one query)."""
+    return [make_slo(f"svc{i:02d}", errors=f"e{i}[{{{{.window}}}}]") for i in range(n)]
 
 
 async def test_slos_go_in_batches_that_keep_every_worker_busy() -> None:
@@ -187,7 +189,7 @@ async def test_a_batch_tags_each_slo_with_its_index() -> None:
     async with backend(lambda q: vector("0.001"), seen) as client:
         await Evaluator(client, mode=Mode.DIRECT, concurrency=1).evaluate(fleet(3), at=1000.0)
     [query] = seen
-    assert query.startswith("label_replace(label_replace((e[5m])\n/\n(t[5m])\n,")
+    assert query.startswith("label_replace(label_replace((e0[5m])\n/\n(t[5m])\n,")
     for n in range(3):
         assert query.count(f'"slogate_slo", "{n}", "", "")') == 1
     assert query.count('"slogate_window", "30d"') == 3
@@ -216,7 +218,27 @@ async def test_a_batch_query_is_built_again_for_reloaded_slos() -> None:
         evaluator = Evaluator(client, mode=Mode.DIRECT, concurrency=1)
         await evaluator.evaluate(fleet(3), at=1000.0)
         await evaluator.evaluate(fleet(3), at=1000.0)
-        changed = [*fleet(2), make_slo("svc02", errors="e2[{{.window}}]")]
+        changed = [*fleet(2), make_slo("svc02", errors="f2[{{.window}}]")]
         await evaluator.evaluate(changed, at=1000.0)
-    assert seen[0] == seen[1] and "e2[5m]" not in seen[1]
-    assert "(e2[5m])" in seen[2] and seen[2].count("(e[5m])") == 2
+    assert seen[0] == seen[1] and "f2[5m]" not in seen[1]
+    assert "(f2[5m])" in seen[2] and "(e2[5m])" not in seen[2] and "(e1[5m])" in seen[2]
+
+
+async def test_slos_with_the_same_sli_share_one_query_and_keep_their_own_figures() -> None:
+    """Three objectives of one SLI and one other SLI: two expressions sent, not four; each SLO
+    gets its own burn rates from the shared error ratio."""
+    seen: list[str] = []
+    objectives = (99.0, 99.9, 99.99)
+    same = [make_slo("api", f"o{n}", objective=o) for n, o in enumerate(objectives)]
+    other = make_slo("web", errors="f[{{.window}}]")
+
+    async with backend(lambda q: vector("0.002" if "(e[" in q else "0.004"), seen) as client:
+        evaluator = Evaluator(client, mode=Mode.DIRECT, concurrency=1)
+        snapshot = await evaluator.evaluate([*same, other], at=1000.0)
+    [query] = seen
+    assert snapshot.queries == 1 and query.count('"slogate_window", "5m"') == 2, query
+    assert "(e[5m])" in query and "(f[5m])" in query
+    for slo, objective in zip(same, objectives, strict=True):
+        burn = snapshot.statuses[slo.id].burn_rates[300.0]
+        assert burn == pytest.approx(0.002 / (1 - objective / 100))
+    assert snapshot.statuses[other.id].error_ratios[300.0] == 0.004

@@ -38,6 +38,18 @@ def burn_rate(error_ratio: float | None, error_budget: float) -> float | None:
     return min(error_ratio / error_budget, MAX_BURN_RATE)
 
 
+def burn_rates(
+    error_ratios: Mapping[float, float | None], error_budget: float
+) -> dict[float, float | None]:
+    """`burn_rate` of each window's error ratio (one pass: built for every SLO every cycle)."""
+    if error_budget <= 0:
+        return {w: burn_rate(r, error_budget) for w, r in error_ratios.items()}
+    return {
+        w: None if r is None else min(r / error_budget, MAX_BURN_RATE)
+        for w, r in error_ratios.items()
+    }
+
+
 def error_budget_remaining(period_error_ratio: float | None, error_budget: float) -> float | None:
     """Fraction of the period's budget left: 1 untouched, 0 spent, negative overspent."""
     rate = burn_rate(period_error_ratio, error_budget)
@@ -63,11 +75,10 @@ def alert_state(
     windows: AlertWindows, error_ratios: Mapping[float, float | None], error_budget: float
 ) -> AlertState:
     """Page and ticket states of one SLO from its error ratio per window."""
-
-    def firing(c: BurnWindow) -> bool:
-        return condition_firing(c, error_ratios, error_budget)
-
-    return AlertState(
-        page=firing(windows.page_quick) or firing(windows.page_slow),
-        ticket=firing(windows.ticket_quick) or firing(windows.ticket_slow),
+    page = condition_firing(windows.page_quick, error_ratios, error_budget) or condition_firing(
+        windows.page_slow, error_ratios, error_budget
     )
+    ticket = condition_firing(windows.ticket_quick, error_ratios, error_budget) or condition_firing(
+        windows.ticket_slow, error_ratios, error_budget
+    )
+    return AlertState(page, ticket)

@@ -26,10 +26,12 @@ class BurnWindow:
     short_window: float
     long_window: float
     period: float
+    burn_factor: float = field(init=False, repr=False, compare=False)
+    """Read for every SLO in every cycle: computed once."""
 
-    @property
-    def burn_factor(self) -> float:
-        return self.error_budget_percent * (self.period / 3600) / 100 / (self.long_window / 3600)
+    def __post_init__(self) -> None:
+        factor = self.error_budget_percent * (self.period / 3600) / 100 / (self.long_window / 3600)
+        object.__setattr__(self, "burn_factor", factor)
 
 
 @dataclass(frozen=True, slots=True)

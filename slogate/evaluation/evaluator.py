@@ -6,6 +6,8 @@ Two ways to get an SLO's error ratios, chosen per SLO in `auto` mode:
 - direct: one query for all the windows of a batch of SLOs (up to `batch_size`), a bounded
   number of batches at a time over the backend's keep-alive pool. A cycle of 1,000 SLOs is 100
   round trips, not 1,000: the gate answers on the same event loop that sends and decodes them.
+  SLOs with the same SLI and windows (e.g. one SLI at two objectives) share one place in a
+  batch: the backend computes their identical expressions once, and each gets its own status.
 
 An SLO whose queries fail keeps its previous figures, marked with the error, so their age keeps
 growing until the gate's staleness limit applies the fail mode. When the backend rejects a
@@ -26,7 +28,7 @@ from typing import Any
 from slogate.conventions import WINDOW_PLACEHOLDER
 from slogate.core.budget import clean_ratio
 from slogate.core.durations import format_duration
-from slogate.core.model import SLO, EventsSLI
+from slogate.core.model import SLI, SLO, EventsSLI
 from slogate.core.snapshot import SLOStatus, Snapshot
 from slogate.errors import BackendError, QueryError
 from slogate.evaluation.backend import QueryBackend, Sample, single_value
@@ -80,9 +82,14 @@ class Evaluator:
         thousands never floods the event loop the gate answers on."""
         self.batch_size = batch_size
         """SLOs in one direct query at most."""
-        self._plan: tuple[int, tuple[SLO, ...], tuple[bool, ...], list[Batch]] = (0, (), (), [])
-        """The last cycle's batches and their query texts, for the batch size and the very
-        SLO objects they were built for (a reload makes new ones)."""
+        self._plan: tuple[tuple[int, int], tuple[SLO, ...], tuple[bool, ...], list[Batch]] = (
+            (0, 0),
+            (),
+            (),
+            [],
+        )
+        """The last cycle's batches and their query texts, for the batch size and concurrency
+        and the very SLO objects they were built for (a reload makes new ones)."""
         self.long: LongWindows | None = None
         """Where long windows are summed from hourly buckets (direct mode), their buckets."""
         self.sum_long_windows(long_windows)
@@ -125,15 +132,13 @@ class Evaluator:
         """Recording-rule ratios of every window that answered, and how many queries failed."""
 
         async def one(window: float) -> dict[str, float | None]:
-            by_id: dict[str, float | None] = {}
             expr = recorded_ratios_query(window)
-            for labels, raw in await self._query(
-                expr, at, **{"slogate.window": format_duration(window)}
-            ):
-                slo_id = labels.get("sloth_id", "")
-                value, known = clean_ratio(raw), by_id.get(slo_id)
-                if known is None or (value is not None and value > known):
-                    by_id[slo_id] = value  # several series: the worst
+            samples = await self._query(expr, at, **{"slogate.window": format_duration(window)})
+            started = time.perf_counter()
+            by_id = {labels.get("sloth_id", ""): clean_ratio(raw) for labels, raw in samples}
+            if len(by_id) < len(samples):  # not aggregated as asked: the worst of each SLO's
+                by_id = _worst_by_id(samples)
+            self._building += time.perf_counter() - started
             return by_id
 
         results = await asyncio.gather(*(one(w) for w in windows), return_exceptions=True)
@@ -149,31 +154,31 @@ class Evaluator:
         return recorded, failed
 
     def _batches(self, slos: Sequence[SLO], at: float) -> list[Batch]:
-        """`slos` in batches of at most `batch_size`, smaller when that keeps every worker
-        busy (30 SLOs go as 15 queries of 2, not 3 of 10); built again only when the SLOs, the
-        size or which SLOs have their long windows summed from buckets change."""
-        size = max(1, min(self.batch_size, math.ceil(len(slos) / self.concurrency)))
+        """`slos`' distinct queries (`Batch.shared`) in batches of at most `batch_size`,
+        smaller when that keeps every worker busy (30 go as 15 queries of 2, not 3 of 10);
+        built again only when the SLOs, the sizes or which SLOs have their long windows summed
+        from buckets change."""
         long = self.long
         summed = tuple(long is not None and long.ready(slo, at) for slo in slos)
-        built_size, built_for, built_summed, batches = self._plan
+        sizes = (self.batch_size, self.concurrency)
+        built_sizes, built_for, built_summed, batches = self._plan
         same = len(built_for) == len(slos) and all(
             a is b for a, b in zip(built_for, slos, strict=True)
         )
-        if size != built_size or not same or summed != built_summed:
-            batches = [
-                Batch.of(slos[n : n + size], summed[n : n + size])
-                for n in range(0, len(slos), size)
-            ]
-            self._plan = (size, tuple(slos), summed, batches)
+        if sizes != built_sizes or not same or summed != built_summed:
+            groups = Batch.shared(slos, summed)
+            size = max(1, min(self.batch_size, math.ceil(len(groups) / self.concurrency)))
+            batches = [Batch.of(groups[n : n + size]) for n in range(0, len(groups), size)]
+            self._plan = (sizes, tuple(slos), summed, batches)
         return batches
 
     async def _direct(self, batch: Batch, known: Mapping[str, SLOStatus], at: float) -> Direct:
         """New statuses of the batch's SLOs from its one query."""
-        slos = batch.slos
-        if len(slos) == 1:
-            attributes: dict[str, Any] = {"slogate.slo": slos[0].id}
+        slos, members = batch.slos, batch.members
+        if len(members) == 1:
+            attributes: dict[str, Any] = {"slogate.slo": members[0].id}
         else:
-            attributes = {"slogate.slos": [slo.id for slo in slos]}
+            attributes = {"slogate.slos": [slo.id for slo in members]}
         head = LongWindows.head(at)
         try:
             samples = await self._query(batch.text(head), at, **attributes)
@@ -181,7 +186,7 @@ class Evaluator:
             if isinstance(exc, QueryError) and len(slos) > 1:  # maybe one SLO's doing
                 alone = [await self._direct(one, known, at) for one in batch.alone()]
                 return _combine([([], 1, 1), *alone])
-            return [_failed(slo, known.get(slo.id), str(exc), at) for slo in slos], 1, 1
+            return [_failed(slo, known.get(slo.id), str(exc), at) for slo in members], 1, 1
         started = time.perf_counter()
         by_slo: list[dict[str, list[Sample]]] = [{} for _ in slos]
         for sample in samples:
@@ -189,33 +194,34 @@ class Evaluator:
             if index.isdigit() and int(index) < len(slos):
                 window = sample.labels.get(WINDOW_LABEL, "")
                 by_slo[int(index)].setdefault(window, []).append(sample)
-        statuses, sent, failed = [], 1, 0
-        incomplete: list[tuple[SLO, dict[float, float | None], list[float]]] = []
-        for slo, summed, by_window in zip(slos, batch.summed, by_slo, strict=True):
+        statuses: list[SLOStatus] = []
+        sent, failed = 1, 0
+        incomplete: list[tuple[int, dict[float, float | None], list[float]]] = []
+        for n, (slo, summed, by_window) in enumerate(zip(slos, batch.summed, by_slo, strict=True)):
             ratios, empty = _answered_ratios(slo, by_window, summed)
             if summed:
                 assert self.long is not None
                 ratios.update(self.long.ratios(slo, at, _head_counts(by_window, head)))
                 ratios = {w: ratios[w] for w in slo.windows.windows if w in ratios}
             if empty:
-                incomplete.append((slo, ratios, empty))
+                incomplete.append((n, ratios, empty))
             else:
-                statuses.append(SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at))
+                statuses += batch.statuses(n, ratios, at)
         self._building += time.perf_counter() - started
         if not incomplete:
             return statuses, sent, failed
         completed = await asyncio.gather(
-            *(self._with_traffic(slo, ratios, empty, at) for slo, ratios, empty in incomplete),
+            *(self._with_traffic(slos[n], ratios, empty, at) for n, ratios, empty in incomplete),
             return_exceptions=True,
         )
-        for (slo, _, empty), outcome in zip(incomplete, completed, strict=True):
+        for (n, _, empty), outcome in zip(incomplete, completed, strict=True):
             if isinstance(outcome, BackendError):  # a traffic query failed
-                statuses.append(_failed(slo, known.get(slo.id), str(outcome), at))
+                statuses += [_failed(s, known.get(s.id), str(outcome), at) for s in batch.groups[n]]
                 sent, failed = sent + 1, failed + 1
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
-                statuses.append(SLOStatus(slo, outcome, evaluated_at=at, attempted_at=at))
+                statuses += batch.statuses(n, outcome, at)
                 sent += len(empty)
         return statuses, sent, failed
 
@@ -237,12 +243,10 @@ class Evaluator:
     @staticmethod
     def _from_rules(slo: SLO, recorded: Recorded, at: float) -> SLOStatus | None:
         """The SLO's status from recording rules, if every one of its windows is recorded."""
-        ratios: dict[float, float | None] = {}
-        for window in slo.windows.windows:
-            by_id = recorded.get(window)
-            if by_id is None or slo.id not in by_id:
-                return None
-            ratios[window] = by_id[slo.id]
+        try:
+            ratios = {w: recorded[w][slo.id] for w in slo.windows.windows}
+        except KeyError:
+            return None
         return SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at)
 
     async def evaluate(
@@ -321,6 +325,17 @@ class Evaluator:
         return snapshot
 
 
+def _worst_by_id(samples: Sequence[Sample]) -> dict[str, float | None]:
+    """Each Sloth id's worst finite ratio among `samples` (none finite: no data)."""
+    by_id: dict[str, float | None] = {}
+    for labels, raw in samples:
+        slo_id = labels.get("sloth_id", "")
+        value, known = clean_ratio(raw), by_id.get(slo_id)
+        if known is None or (value is not None and value > known):
+            by_id[slo_id] = value
+    return by_id
+
+
 def _answered_ratios(
     slo: SLO, by_window: Mapping[str, list[Sample]], summed: bool
 ) -> tuple[dict[float, float | None], list[float]]:
@@ -353,34 +368,67 @@ def _head_counts(by_window: Mapping[str, list[Sample]], head: float) -> Counts:
     return Counts((errors or 0.0) * head, (total or 0.0) * head)
 
 
+Shared = tuple[tuple[SLO, ...], bool]
+"""SLOs whose queries are the same (one SLI, one set of windows), and whether their long
+windows are summed from buckets."""
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """SLOs queried together, whether each has its long windows summed from buckets, and their
-    query's text split where the head's length goes."""
+    """Queries sent together, each for a group of SLOs that share it (`groups`, their first
+    SLO standing for all), whether each has its long windows summed from buckets, and their
+    text split where the head's length goes."""
 
-    slos: tuple[SLO, ...]
+    groups: tuple[tuple[SLO, ...], ...]
     summed: tuple[bool, ...]
     pieces: tuple[str, ...]
 
-    @classmethod
-    def of(cls, slos: Sequence[SLO], summed: Sequence[bool]) -> Batch:
-        queries = []
+    @staticmethod
+    def shared(slos: Sequence[SLO], summed: Sequence[bool]) -> list[Shared]:
+        """`slos` grouped by the query they need, in their order."""
+        groups: dict[tuple[SLI, tuple[float, ...], bool], list[SLO]] = {}
         for slo, sum_long in zip(slos, summed, strict=True):
+            groups.setdefault((slo.sli, slo.windows.windows, sum_long), []).append(slo)
+        return [(tuple(group), sum_long) for (_, _, sum_long), group in groups.items()]
+
+    @classmethod
+    def of(cls, shared: Sequence[Shared]) -> Batch:
+        queries = []
+        for (slo, *_), sum_long in shared:
             query = windows_query(slo, _queried(slo, sum_long))
             if sum_long:
                 assert isinstance(slo.sli, EventsSLI)
                 query += "\nor\n" + counts_query(slo.sli, "{{.window}}")
             queries.append(query)
-        return cls(tuple(slos), tuple(summed), tuple(WINDOW_PLACEHOLDER.split(tag_batch(queries))))
+        return cls(
+            tuple(group for group, _ in shared),
+            tuple(sum_long for _, sum_long in shared),
+            tuple(WINDOW_PLACEHOLDER.split(tag_batch(queries))),
+        )
+
+    @property
+    def slos(self) -> tuple[SLO, ...]:
+        """The SLO each query is built from."""
+        return tuple(group[0] for group in self.groups)
+
+    @property
+    def members(self) -> tuple[SLO, ...]:
+        """Every SLO the batch evaluates."""
+        return tuple(slo for group in self.groups for slo in group)
+
+    def statuses(self, n: int, ratios: Mapping[float, float | None], at: float) -> list[SLOStatus]:
+        """The statuses of query `n`'s SLOs from its error ratios."""
+        return [SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at) for slo in self.groups[n]]
 
     def text(self, head: float) -> str:
         """The query, with the head's length (for SLOs whose long windows are summed)."""
         return format_duration(head).join(self.pieces)
 
     def alone(self) -> list[Batch]:
-        """Each SLO as a batch of its own."""
+        """Each query as a batch of its own."""
         return [
-            Batch.of((slo,), (summed,)) for slo, summed in zip(self.slos, self.summed, strict=True)
+            Batch.of([(group, summed)])
+            for group, summed in zip(self.groups, self.summed, strict=True)
         ]
 
 

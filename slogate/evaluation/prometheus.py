@@ -38,6 +38,16 @@ class _Instant(msgspec.Struct, gc=False):
     value: _Point
 
 
+class _FloatPoint(msgspec.Struct, array_like=True, gc=False):
+    at: float
+    value: float
+
+
+class _FloatInstant(msgspec.Struct, gc=False):
+    metric: dict[str, str]
+    value: _FloatPoint
+
+
 class _Range(msgspec.Struct, gc=False):
     metric: dict[str, str]
     values: list[_Point]
@@ -68,6 +78,8 @@ class _Answer(msgspec.Struct, rename={"error_type": "errorType"}):
 _ANSWER = msgspec.json.Decoder(_Answer)
 _SCALAR = msgspec.json.Decoder(_Point)
 _VECTOR = msgspec.json.Decoder(list[_Instant])
+_FLOAT_VECTOR = msgspec.json.Decoder(list[_FloatInstant], strict=False)
+"""Values parsed to floats in C; it refuses Prometheus' "+Inf", which `_VECTOR` then reads."""
 _MATRIX = msgspec.json.Decoder(list[_Range])
 _T = TypeVar("_T")
 
@@ -115,7 +127,10 @@ def instant_samples(data: _Data) -> list[Sample]:
         raise BackendError(
             f"unexpected result type {data.result_type!r} (an instant vector was expected)"
         )
-    return [Sample(item.metric, _value(item.value)) for item in _result(data, _VECTOR)]
+    try:
+        return [Sample(item.metric, item.value.value) for item in _FLOAT_VECTOR.decode(data.result)]
+    except msgspec.DecodeError:
+        return [Sample(item.metric, _value(item.value)) for item in _result(data, _VECTOR)]
 
 
 def range_series(data: _Data) -> list[Series]:
