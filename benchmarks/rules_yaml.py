@@ -2,7 +2,7 @@
 
     python benchmarks/rules_yaml.py [--repeat 5] [--passes 20]
 
-The documents of every golden pair `tests/test_generate.py` checks are captured once (the nodes
+The documents of every golden pair `tests/sloth/test_generate.py` checks are captured once (the nodes
 `rules_yaml.dump` receives), then written `--passes` times by each emitter: the old hand-written
 one (`tests/sloth/legacy_rules_yaml.py`, the baseline), PyYAML's libyaml binding (what
 `slogate generate` uses) and PyYAML's pure-Python emitter (its fallback). Printed: time per pass
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from slogate.sloth import rules_yaml  # noqa: E402
 from slogate.sloth.rules_yaml import GoYAMLDumper, PythonGoYAMLDumper, YAMLNode  # noqa: E402
 from tests.sloth import legacy_rules_yaml as legacy  # noqa: E402
-from tests.test_generate import GOLDENS  # noqa: E402
+from tests.sloth.test_generate import GOLDENS  # noqa: E402
 
 Emitter = Callable[[YAMLNode], str]
 NEW = rules_yaml.dump

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -10,6 +9,7 @@ import yaml
 from slogate.config import json_schema, parse_config
 from slogate.core.policy import FailMode, ReasonCode
 from slogate.errors import ConfigError
+from tests.conftest import ROOT
 
 
 def test_defaults_follow_design() -> None:
@@ -114,7 +114,7 @@ def test_durations_numbers_and_nulls() -> None:
         parse_config("specs: {watch_interval: 0s}")
 
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "slogate.schema.json"
+SCHEMA_FILE = ROOT / "docs" / "slogate.schema.json"
 
 
 def test_the_published_schema_is_the_parsers_own() -> None:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ..test_generate import GOLDENS, Golden, documents, run_generate
+from tests.sloth.test_generate import GOLDENS, Golden, documents, run_generate
+
 from ..tools import require_tool
 
 # Goldens Prometheus 2.42 rejects, as it rejects Sloth's own output, and the only reason allowed:

@@ -29,8 +29,8 @@ from slogate.sloth.rules_yaml import (
     prometheus_rule_node,
     rule_file_node,
 )
+from tests.sloth.test_generate import GOLDENS, Golden
 
-from ..test_generate import GOLDENS, Golden
 from . import legacy_rules_yaml as legacy
 
 Emitter = Callable[[YAMLNode], str]

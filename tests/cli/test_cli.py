@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from slogate.cli.main import main, status_table
-
-from .conftest import DEMO_SPECS, SLOTH, SLOTH_TESTDATA
+from tests.conftest import DEMO_SPECS, ROOT, SLOTH, SLOTH_TESTDATA
 
 
 def test_validate_good_tree_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
@@ -144,7 +143,7 @@ def test_status_table() -> None:
     ]
 
 
-OTEL_SPEC = Path(__file__).parent / "fixtures" / "specs" / "otel.yml"
+OTEL_SPEC = ROOT / "tests" / "fixtures" / "specs" / "otel.yml"
 
 
 def test_validate_accepts_quoted_utf8_names_as_prometheus_3_does(

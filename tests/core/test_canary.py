@@ -19,8 +19,7 @@ from slogate.core.canary import (
 from slogate.core.gate import Decision
 from slogate.core.model import RawSLI
 from slogate.core.policy import GateRequest, Reason, ReasonCode, Verdict
-
-from .factories import make_slo
+from tests.factories import make_slo
 
 SLO = make_slo("shop", "requests-availability")
 SETTINGS = CanarySettings()

@@ -25,8 +25,7 @@ from hypothesis import strategies as st
 from slogate.conventions import render_window
 from slogate.errors import PromQLSyntaxError
 from slogate.sloth.promql import FUNCTIONS, ValueType, format_expr, parse
-
-from .test_promql import QUERY_KEYS, example_files, yaml_strings
+from tests.sloth.test_promql import QUERY_KEYS, example_files, yaml_strings
 
 # Queries of the Sloth fixtures that are not PromQL (MetricsQL, for vmalert).
 NOT_PROMQL = {"victoria-metrics.yml"}

@@ -28,7 +28,7 @@ from slogate.store.postgresql import PostgreSQLStore
 from slogate.store.sqlite import SQLiteStore
 from tests.integration.helpers import eventually
 from tests.postgres import PASSWORD
-from tests.test_store import location, make_store
+from tests.store.test_store import location, make_store
 
 __all__ = ["location"]  # the fixture: each test runs on both stores
 

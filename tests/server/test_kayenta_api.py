@@ -18,8 +18,7 @@ from slogate.errors import BadRequestError
 from slogate.server.canary_api import canary_request
 from slogate.server.canary_history import CanaryAnswer
 from slogate.server.kayenta_execution import Execution, Thresholds
-
-from .factories import make_slo
+from tests.factories import make_slo
 
 
 @pytest.mark.parametrize(

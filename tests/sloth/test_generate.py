@@ -39,8 +39,7 @@ from slogate.sloth.rules import (
 )
 from slogate.sloth.rules_yaml import dump
 from slogate.sloth.spec import LoadOptions, check_text
-
-from .conftest import SLOTH, SLOTH_TESTDATA
+from tests.conftest import SLOTH, SLOTH_TESTDATA
 
 EXAMPLES = SLOTH / "examples"
 SLOTH_WINDOWS = SLOTH_TESTDATA.parent / "windows"

@@ -21,6 +21,7 @@ from slogate.server.app import freeze_long_lived, runtime, watch_loop_lag
 from slogate.store.diskguard import DiskGuard
 from slogate.store.sqlite import SQLiteStore
 from slogate.telemetry.metrics import Telemetry
+from tests.conftest import DEMO_SPECS
 
 
 class Model:
@@ -62,7 +63,7 @@ async def test_a_blocked_event_loop_shows_as_lag() -> None:
 # --- A start that fails half-way leaks nothing -------------------------------------------------
 
 
-SPECS = Path(__file__).parent.parent / "slo_specs"
+SPECS = DEMO_SPECS
 
 
 class Recorder:

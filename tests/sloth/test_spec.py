@@ -11,8 +11,7 @@ from slogate.core.windows import DAY
 from slogate.errors import SpecError
 from slogate.evaluation.specfiles import load_specs, load_windows_catalog
 from slogate.sloth.spec import LoadOptions, check_text, go_string, load_text, split_documents
-
-from .conftest import DEMO_SPECS, SLOTH, SLOTH_TESTDATA
+from tests.conftest import DEMO_SPECS, SLOTH, SLOTH_TESTDATA
 
 VALIDATE = SLOTH_TESTDATA / "validate"
 EXAMPLES = sorted(p for p in (SLOTH / "examples").glob("*.y*ml"))

@@ -23,8 +23,8 @@ from slogate.errors import PromQLSyntaxError
 from slogate.evaluation.evaluator import Evaluator, Mode
 from slogate.sloth import promql
 from slogate.sloth.spec import check_text
+from tests.evaluation.test_evaluator import backend, vector
 from tests.factories import make_slo
-from tests.test_evaluator import backend, vector
 
 scalars = st.one_of(
     st.none(),
