@@ -30,6 +30,7 @@ from slogate.errors import ConfigError, WorkerError
 from slogate.evaluation.backend import QueryBackend
 from slogate.evaluation.backend_options import BackendOptions
 from slogate.evaluation.costs import CycleCost
+from slogate.evaluation.evaluator import Evaluator
 from slogate.evaluation.settings import EvaluatorSettings
 from slogate.evaluation.specfiles import SpecSet, load_specs
 from slogate.evaluation.worker import Worker
@@ -173,7 +174,12 @@ class Engine:
     @property
     def last_cost(self) -> CycleCost:
         """Where the last cycle's time went (in the worker, when there is one)."""
-        return self.worker.last_cost if self.worker is not None else self.evaluator.last_cost
+        return self._runner.last_cost
+
+    @property
+    def _runner(self) -> Worker | Evaluator:
+        """What runs the cycles: the worker process if there is one, else the evaluator here."""
+        return self.worker if self.worker is not None else self.evaluator
 
     async def run_cycle(self) -> Snapshot:
         """Evaluate every SLO once, swap the new snapshot in, tell the listeners."""
@@ -185,10 +191,7 @@ class Engine:
                     await self.worker.prepare(slos)
                     at = round(self.clock(), 3)  # a start's time is not the figures' age
                 async with asyncio.timeout(self.cycle_timeout):
-                    if self.worker is not None:
-                        snapshot = await self.worker.evaluate(slos, previous, at)
-                    else:
-                        snapshot = await self.evaluator.evaluate(slos, previous, at)
+                    snapshot = await self._runner.evaluate(slos, previous, at)
             except TimeoutError:
                 snapshot = _failed(
                     previous, f"evaluation cycle timed out after {self.cycle_timeout:g}s", at
