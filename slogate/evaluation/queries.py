@@ -84,6 +84,7 @@ def recorded_ratios_query(window: float) -> str:
     SLO whose every series is +Inf is left out, as not recorded. One selector and one
     aggregation: at 10,000 SLOs, a third of Prometheus' time for the same answer with a second,
     `or`-ed pass for NaN (`benchmarks/scale.py`). Aggregated by Prometheus, so the answer
-    carries one label per SLO, not every label of every series."""
-    series = f'{sli_error_metric(window)}{{sloth_id!=""}}'
-    return f"max by (sloth_id) ({series} != +Inf)"
+    carries one label per SLO, not every label of every series. Series of that name without a
+    `sloth_id` (not Sloth's) make one group with an empty id, which matches no SLO: a
+    `sloth_id!=""` matcher would cost a union of every id's postings to say the same."""
+    return f"max by (sloth_id) ({sli_error_metric(window)} != +Inf)"
