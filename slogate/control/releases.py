@@ -103,44 +103,28 @@ class ReleaseControl:
     def _action(self, actor: str, action: str, target: str, **detail: Any) -> AdminAction:
         return AdminAction(self.clock(), actor, action, target, detail)
 
+    def _freeze_action(self, freeze: Freeze) -> AdminAction:
+        return self._action(
+            freeze.created_by,
+            "freeze",
+            freeze.id,
+            service=freeze.service,
+            slo=freeze.slo,
+            reason=freeze.reason,
+            until=freeze.until,
+            kind=freeze.kind.value,
+        )
+
     async def add_freeze(
         self, service: str, reason: str, actor: str, *, until: float | None = None, slo: str = ""
     ) -> Freeze:
         """A person's freeze, once durable (never refused: only halts are one per SLO)."""
-        freeze = await self._save_freeze(service, reason, actor, until, FreezeKind.MANUAL, slo)
-        if freeze is None:
-            raise StoreError(f"the store refused a manual freeze of {service}")
-        return freeze
-
-    async def _save_freeze(
-        self,
-        service: str,
-        reason: str,
-        actor: str,
-        until: float | None,
-        kind: FreezeKind,
-        slo: str,
-    ) -> Freeze | None:
-        """The freeze, once durable; None when it is a system freeze another replica has
-        already made."""
         now = self.clock()
-        freeze = Freeze(ulid(now), service, reason, now, actor, until, kind, slo)
-        saved = await self.store.save_freeze(
-            freeze,
-            self._action(
-                actor,
-                "freeze",
-                freeze.id,
-                service=service,
-                slo=slo,
-                reason=reason,
-                until=until,
-                kind=kind.value,
-            ),
-        )
+        freeze = Freeze(ulid(now), service, reason, now, actor, until, FreezeKind.MANUAL, slo)
+        saved = await self.store.save_freeze(freeze, self._freeze_action(freeze))
         await self.load()
         if not saved:
-            return None
+            raise StoreError(f"the store refused a manual freeze of {service}")
         log.info("freeze %s on %s by %s: %s", freeze.id, service, actor, reason)
         return freeze
 
@@ -224,10 +208,16 @@ class ReleaseControl:
         return None
 
     async def apply_halts(self, snapshot: Snapshot, policy: PolicyConfig) -> list[HaltChange]:
-        """Halt services whose budget is exhausted; release those recovered past the threshold.
-        Each replica does it on its own figures; the store keeps one halt per SLO."""
+        """Halt services whose budget is exhausted; release those recovered past the threshold
+        and those of SLOs no longer defined. Each replica does it on its own figures; the store
+        keeps one halt per SLO. A cycle's halts and releases are one store transaction and one
+        overrides change, however many: a fleet-wide incident exhausting thousands of budgets
+        at once must not become thousands of changes, each of which sends every gate decision
+        in flight back to be made again on the new overrides."""
         await self.load()  # another replica may have halted or released since
-        changes: list[HaltChange] = []
+        now = self.clock()
+        halts: list[Freeze] = []
+        releases: list[tuple[Freeze, str]] = []
         known = set()
         for status in snapshot.statuses.values():
             slo = status.slo
@@ -242,21 +232,49 @@ class ReleaseControl:
                     f"error budget of {slo.name} exhausted ({remaining * 100:.1f}% left);"
                     f" lifted automatically once above {threshold * 100:g}%"
                 )
-                freeze = await self._save_freeze(
-                    slo.service, reason, SYSTEM_ACTOR, None, FreezeKind.SYSTEM, slo.name
+                halts.append(
+                    Freeze(
+                        ulid(now),
+                        slo.service,
+                        reason,
+                        now,
+                        SYSTEM_ACTOR,
+                        None,
+                        FreezeKind.SYSTEM,
+                        slo.name,
+                    )
                 )
-                if freeze is not None:
-                    changes.append(HaltChange(freeze, True))
             elif halt is not None and remaining > threshold:
-                reason = f"budget recovered to {remaining * 100:.1f}%"
-                if await self.lift_freeze(halt.id, SYSTEM_ACTOR, reason):
-                    changes.append(HaltChange(halt, False))
-        orphans = [
-            f
+                releases.append((halt, f"budget recovered to {remaining * 100:.1f}%"))
+        releases += [
+            (f, "SLO no longer defined")
             for f in self._freezes.values()
             if f.kind is FreezeKind.SYSTEM and (f.service, f.slo) not in known
         ]
-        for freeze in orphans:
-            if await self.lift_freeze(freeze.id, SYSTEM_ACTOR, "SLO no longer defined"):
+        if not halts and not releases:
+            return []
+        saved, lifted = await self.store.change_freezes(
+            [(f, self._freeze_action(f)) for f in halts],
+            [(f.id, self._action(SYSTEM_ACTOR, "lift", f.id, reason=r)) for f, r in releases],
+        )
+        await self.load()
+        changes = [HaltChange(f, True) for f, done in zip(halts, saved, strict=True) if done]
+        for change in changes:
+            log.info(
+                "freeze %s on %s by %s: %s",
+                change.freeze.id,
+                change.freeze.service,
+                SYSTEM_ACTOR,
+                change.freeze.reason,
+            )
+        for (freeze, reason), done in zip(releases, lifted, strict=True):
+            if done:
+                log.info(
+                    "freeze %s on %s lifted by %s %s",
+                    freeze.id,
+                    freeze.service,
+                    SYSTEM_ACTOR,
+                    reason,
+                )
                 changes.append(HaltChange(freeze, False))
         return changes

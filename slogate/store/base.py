@@ -309,6 +309,14 @@ class Store(Protocol):
     async def lift_freeze(self, freeze_id: str, action: AdminAction) -> bool:
         """False when no active freeze has that id."""
 
+    async def change_freezes(
+        self,
+        saved: Sequence[tuple[Freeze, AdminAction]],
+        lifted: Sequence[tuple[str, AdminAction]],
+    ) -> tuple[list[bool], list[bool]]:
+        """Freezes saved and lifted (by id) in one transaction and one overrides version; per
+        freeze, as `save_freeze` and `lift_freeze` answer."""
+
     async def active_freezes(self) -> list[Freeze]: ...
 
     async def save_exemption(self, exemption: Exemption, action: AdminAction) -> None: ...

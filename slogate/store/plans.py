@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from slogate.core.dora import Deployment, DeploymentEvent, Outcome, abandon, apply_event
 from slogate.core.dora import event_problem as problem_of
-from slogate.core.overrides import Exemption
+from slogate.core.overrides import Exemption, Freeze
 from slogate.store import statements
 from slogate.store.base import (
     AdminAction,
@@ -64,6 +64,30 @@ def change_override(text: str, args: Sequence[Any], action: AdminAction) -> Plan
     yield statements.INSERT_ADMIN_ACTION, statements.admin_action_args(action)
     yield statements.BUMP_OVERRIDES_VERSION, ()
     return True
+
+
+def change_freezes(
+    saved: Sequence[tuple[Freeze, AdminAction]], lifted: Sequence[tuple[str, AdminAction]]
+) -> Plan[tuple[list[bool], list[bool]]]:
+    """Freezes saved and lifted, each change with its audit row, and one new overrides
+    version if any changed: a cycle's halts, however many, as one change. Which were saved
+    (False: a system freeze of that SLO is already active) and which lifted (False: none
+    active with that id)."""
+    saves, lifts = [], []
+    for freeze, action in saved:
+        saves.append(
+            bool((yield statements.INSERT_FREEZE, statements.freeze_args(freeze)).rowcount)
+        )
+        if saves[-1]:
+            yield statements.INSERT_ADMIN_ACTION, statements.admin_action_args(action)
+    for freeze_id, action in lifted:
+        args = (action.at, action.actor, freeze_id)
+        lifts.append(bool((yield statements.LIFT_FREEZE, args).rowcount))
+        if lifts[-1]:
+            yield statements.INSERT_ADMIN_ACTION, statements.admin_action_args(action)
+    if any(saves) or any(lifts):
+        yield statements.BUMP_OVERRIDES_VERSION, ()
+    return saves, lifts
 
 
 def overrides() -> Plan[Overrides]:

@@ -81,6 +81,13 @@ class Queries(ABC):
         args = (action.at, action.actor, freeze_id)
         return await self._change(statements.LIFT_FREEZE, args, action)
 
+    async def change_freezes(
+        self,
+        saved: Sequence[tuple[Freeze, AdminAction]],
+        lifted: Sequence[tuple[str, AdminAction]],
+    ) -> tuple[list[bool], list[bool]]:
+        return await self._transaction(lambda: plans.change_freezes(saved, lifted))
+
     async def active_freezes(self) -> list[Freeze]:
         return [freeze_from_row(r) for r in await self._rows(statements.ACTIVE_FREEZES)]
 

@@ -61,6 +61,29 @@ async def test_no_fresh_data_changes_nothing(control: ReleaseControl) -> None:
     assert halted(control)
 
 
+async def test_a_cycles_halts_are_one_overrides_change(control: ReleaseControl) -> None:
+    """200 budgets exhausted in one cycle: 200 halts in one change of the overrides (not 200,
+    each sending every gate decision in flight back to be made again), then released at once."""
+    slos = [make_slo("search", f"slo{n:03d}") for n in range(200)]
+
+    def fleet(remaining: float) -> Snapshot:
+        ratio = (1 - remaining) * slos[0].error_budget
+        return Snapshot(
+            {s.id: SLOStatus(s, {w: ratio for w in s.windows.windows}, NOW, NOW) for s in slos},
+            NOW,
+        )
+
+    store = control.store
+    halted_now = await control.apply_halts(fleet(-0.5), POLICY.policy)
+    assert sorted(c.freeze.slo for c in halted_now if c.halted) == [s.name for s in slos]
+    assert (await store.overrides()).version == 1 and control.store_version == 1
+    assert len(control.halted()) == 200 and len(await store.admin_actions(500)) == 200
+    assert await control.apply_halts(fleet(-0.5), POLICY.policy) == []  # already halted
+    released = await control.apply_halts(fleet(0.5), POLICY.policy)
+    assert len(released) == 200 and not any(c.halted for c in released)
+    assert (await store.overrides()).version == 2 and control.halted() == set()
+
+
 async def test_halt_denies_with_frozen_until_recovered(control: ReleaseControl) -> None:
     await control.apply_halts(snapshot_with_remaining(-0.1), POLICY.policy)
     status = snapshot_with_remaining(0.03).statuses[SLO_.id]

@@ -317,6 +317,36 @@ async def test_one_system_freeze_per_slo(open_store: Opener) -> None:
     assert await other.save_freeze(again, ACTION)  # a new halt once the old one is lifted
 
 
+async def test_a_cycles_freezes_are_one_change(open_store: Opener) -> None:
+    """Halts saved and lifted together: one transaction, one new overrides version, an audit
+    row per change made, and each refusal told apart (an SLO already halted, a lifted id)."""
+    store = await open_store()
+
+    def halt(freeze_id: str, slo: str) -> Freeze:
+        return Freeze(freeze_id, "search", "budget", 10.0, "slogate", None, FreezeKind.SYSTEM, slo)
+
+    assert await store.save_freeze(halt("old", "latency"), ACTION)
+    version = (await store.overrides()).version
+    saved, lifted = await store.change_freezes(
+        [
+            (halt("a", "avail"), ACTION),
+            (halt("b", "errors"), ACTION),
+            (halt("c", "latency"), ACTION),
+        ],
+        [("old", ACTION), ("never-was", ACTION)],
+    )
+    assert (saved, lifted) == ([True, True, False], [True, False])
+    after = await store.overrides()
+    assert after.version == version + 1
+    assert sorted(f.id for f in after.freezes) == ["a", "b"]
+    assert len(await store.admin_actions()) == 1 + 3  # the first save, then 2 saves and 1 lift
+    assert await store.change_freezes([(halt("d", "avail"), ACTION)], [("old", ACTION)]) == (
+        [False],
+        [False],
+    )
+    assert (await store.overrides()).version == version + 1  # nothing changed: no new version
+
+
 def incident_doc(slo_id: str = "search/avail", severity: str = "page") -> dict[str, Any]:
     return {
         "slo_id": slo_id,
