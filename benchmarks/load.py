@@ -2,7 +2,7 @@
 
     python benchmarks/load.py [--duration 60] [--concurrency 16,64,256] [--with-evaluation]
                               [--only-evaluation] [--slos 1000] [--modes direct,incremental,rules]
-                              [--workers inline,process]
+                              [--workers inline,process] [--rules-from recorded|evaluated]
 
 - slogate serves the demo (Prometheus with backfilled history on 127.0.0.1), the audit trail on:
   every gate call is written to SQLite (WAL, fsync on commit) before it is answered.
@@ -12,8 +12,10 @@
 - `--with-evaluation`: gate latency for a service of 20 SLOs while 1,000-SLO (`--slos`) evaluation
   cycles run back to back in the same process, in direct mode (100 queries of 10 SLOs a cycle),
   direct with long windows summed from hourly buckets (`long_windows: incremental`) and in rules mode
-  (Sloth's recording rules loaded: 8 queries a cycle), each against the same slogate idle between
-  cycles (for rules mode, idle with the rules loaded, which Prometheus evaluates on its own). Prometheus shares the 2 cores: in direct mode it is busy computing 1,000 SLOs' ratios
+  (8 queries a cycle over every SLO's recorded SLI series: scraped as Sloth's rules would record
+  them, or with `--rules-from evaluated` the rules themselves, evaluated by Prometheus on the same
+  cores), each against the same slogate idle between cycles (for rules mode, idle with the
+  series in Prometheus). Prometheus shares the 2 cores: in direct mode it is busy computing 1,000 SLOs' ratios
   over 30 days the whole time, which no gate design can hide on this machine.
   Each mode runs with evaluation on the serving loop (`evaluation.worker: inline`) and in the
   worker process (`process`, the default), each against an idle slogate of the same worker mode;
@@ -98,15 +100,17 @@ def wrk(url: str, connections: int, duration: int) -> dict[str, float]:
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = (int(non2xx.group(1)) if non2xx else 0) + (
-        sum(int(g) for g in socket.groups()) if socket else 0
-    )
+    failed = int(non2xx.group(1)) if non2xx else 0
+    timeouts = int(socket.group(4)) if socket else 0
+    errors = failed + (sum(int(g) for g in socket.groups()) if socket else 0)
     assert rps, out
     return {
         "rps": float(rps.group(1)),
         "p50": millis("50%"),
         "p99": millis("99%"),
         "errors": errors,
+        "non2xx": failed,
+        "timeouts": timeouts,
     }
 
 
@@ -323,7 +327,7 @@ def loop_lag(exposition: str) -> dict[str, float]:
 
 
 def under_evaluation(
-    duration: int, slos: int, modes: list[str], workers: list[str]
+    duration: int, slos: int, modes: list[str], workers: list[str], rules_from: str
 ) -> dict[str, dict[str, float]]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import scale
@@ -366,10 +370,9 @@ def under_evaluation(
         if "incremental" in modes:
             measure("incremental", "1s", "direct", "incremental")
         if "rules" in modes:
-            # Prometheus evaluating 8 recording rules per SLO takes CPU of its own: the
-            # rules-mode baseline is an idle slogate with those rules loaded.
-            scale.reload_rules(prometheus, scale.write_rules(workdir, specs))
-            scale.wait_for_rules(prometheus, slos)
+            # The rules-mode baseline is an idle slogate with the series in Prometheus (whose
+            # own evaluation of 8 rules per SLO, with --rules-from evaluated, takes CPU).
+            scale.load_rules(prometheus, workdir, specs, slos, rules_from)
             measure("idle-rules", "1h", "rules")
             measure("rules", "1s", "rules")
     finally:
@@ -419,6 +422,13 @@ def main() -> int:
     parser.add_argument("--modes", default="direct,incremental,rules", help="for --*-evaluation")
     parser.add_argument("--workers", default="inline,process", help="for --*-evaluation")
     parser.add_argument(
+        "--rules-from",
+        choices=("recorded", "evaluated"),
+        default="recorded",
+        help="rules mode's series: scraped as recorded (default) or Sloth's rules evaluated by"
+        " Prometheus on the same cores (benchmarks/scale.py --rules-from)",
+    )
+    parser.add_argument(
         "--ceiling", type=int, metavar="N", help="only: N processes on one port, no coordination"
     )
     parser.add_argument(
@@ -465,7 +475,7 @@ def main() -> int:
         print("(p50/p99 columns: bare/slogate)")
     if args.with_evaluation or args.only_evaluation:
         modes, workers = args.modes.split(","), args.workers.split(",")
-        results = under_evaluation(args.duration, args.slos, modes, workers)
+        results = under_evaluation(args.duration, args.slos, modes, workers, args.rules_from)
         report_evaluation(results, args.slos, args.duration)
     return 0
 
