@@ -396,7 +396,8 @@ def report_evaluation(results: dict[str, dict[str, float]], slos: int, duration:
     )
     print(
         f"{'cycles':<25} {'worker':<8} {'rps':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99 / idle':>11}"
-        f" {'errors':>7} {'loop lag >10ms':>15} {'max lag <=':>11} {'load':>5}"
+        f" {'errors':>7} {'non-2xx':>7} {'timeouts':>8} {'loop lag >10ms':>15}"
+        f" {'max lag <=':>11} {'load':>5}"
     )
     for label, title, baseline in EVALUATION_ROWS:
         for key in sorted(k for k in results if k.split("/")[0] == label):
@@ -405,6 +406,7 @@ def report_evaluation(results: dict[str, dict[str, float]], slos: int, duration:
             print(
                 f"{title:<25} {worker:<8} {r['rps']:>7.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}"
                 f" {r['p99'] / idle['p99']:>11.2f} {r['errors']:>7.0f}"
+                f" {r['non2xx']:>7.0f} {r['timeouts']:>8.0f}"
                 f" {r['late'] * 100:>14.1f}% {r['max_lag'] * 1000:>8.1f} ms {r['load']:>5.1f}"
                 + (f"   ({r['cycles']:.0f} cycles)" if label != baseline else "")
             )
