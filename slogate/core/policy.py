@@ -136,19 +136,21 @@ def _firing(status: SLOStatus, conditions: Iterable[BurnWindow]) -> BurnWindow |
 
 
 def freshness_reason(status: SLOStatus, policy: Policy, now: float) -> Reason | None:
-    """`stale_data` or `backend_unavailable` once the figures are older than the policy allows."""
+    """`stale_data` or `backend_unavailable` once the figures are older than the policy allows.
+    The message names the limit, not the age (each SLO's answer has its `data_age_seconds`): it
+    stays true as the figures age, so a stale outcome is decided once per snapshot."""
     slo = status.slo.name
     age = status.age(now)
     if age is not None and age <= policy.max_staleness:
         return None
     limit = format_duration(policy.max_staleness)
     if status.error:
-        since = "never evaluated" if age is None else f"no fresh data for {age:.0f}s (max {limit})"
+        since = "never evaluated" if age is None else f"no fresh data for over {limit}"
         code, message = ReasonCode.BACKEND_UNAVAILABLE, f"{since}: {status.error}"
     elif age is None:
         code, message = ReasonCode.STALE_DATA, "not evaluated yet"
     else:
-        code, message = ReasonCode.STALE_DATA, f"data is {age:.0f}s old (max {limit})"
+        code, message = ReasonCode.STALE_DATA, f"data is older than {limit}"
     return Reason(slo, code, message, policy.verdict_for(code))
 
 
@@ -247,16 +249,15 @@ def valid_until(
 ) -> float:
     """Until when `decide` gives what it gives at `now` (verdict, reasons, messages) for the same
     request, statuses and overrides: the first moment an SLO's figures turn stale or an active
-    freeze or exemption ends. `now` itself when it may change at any moment: a stale SLO's
-    message counts the seconds."""
+    freeze or exemption ends. A stale SLO stays stale (until the next snapshot), as does one
+    never evaluated."""
     until = math.inf
     for status in statuses:
         if status.evaluated_at is None:
             continue  # "never evaluated" stays true
         policy = policy_for(status.slo)
-        if freshness_reason(status, policy, now) is not None:
-            return now
-        until = min(until, status.evaluated_at + policy.max_staleness)
+        if freshness_reason(status, policy, now) is None:
+            until = min(until, status.evaluated_at + policy.max_staleness)
     for freeze in freezes:
         if freeze.until is not None and now < freeze.until:
             until = min(until, freeze.until)

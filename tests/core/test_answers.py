@@ -119,11 +119,14 @@ def test_staleness_is_decided_afresh_at_its_instant() -> None:
     assert ask(cache, request, snap, overrides, NOW + 9.9)[0].verdict is Verdict.ALLOW
     stale, body = ask(cache, request, snap, overrides, NOW + 11)
     assert [r.code for r in stale.reasons] == [ReasonCode.STALE_DATA] * 2
-    assert stale.reasons[0].message == "data is 91s old (max 1m30s)"
+    assert stale.reasons[0].message == "data is older than 1m30s"
     assert [s["state"] for s in body["slos"]] == ["stale", "stale"]
-    later, _ = ask(cache, request, snap, overrides, NOW + 20)
-    assert later.reasons[0].message == "data is 100s old (max 1m30s)"
-    assert (cache.hits, cache.misses) == (1, 3)
+    assert [s["data_age_seconds"] for s in body["slos"]] == [91.0, 91.0]
+    # stale stays stale until the next snapshot: decided once, each answer with its own ages
+    later, later_body = ask(cache, request, snap, overrides, NOW + 20)
+    assert later.verdict is Verdict.DENY and later.reasons == stale.reasons
+    assert [s["data_age_seconds"] for s in later_body["slos"]] == [100.0, 100.0]
+    assert (cache.hits, cache.misses) == (2, 2)
 
 
 def test_a_freeze_applies_at_once_and_ends_at_its_until() -> None:

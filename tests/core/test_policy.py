@@ -282,11 +282,12 @@ def test_valid_until_is_the_first_staleness_or_override_end() -> None:
     assert valid_until(fresh, lambda _slo: policy, NOW, freezes, exemptions) == NOW + 7
 
 
-def test_valid_until_now_once_stale_and_forever_never_evaluated() -> None:
+def test_valid_until_forever_once_stale_or_never_evaluated() -> None:
     policy = Policy(max_staleness=90.0)
     assert valid_until([status(age=None)], lambda _slo: policy, NOW) == float("inf")
-    # stale: the message counts the seconds, so it is good for this instant only
-    assert valid_until([status(age=91.0)], lambda _slo: policy, NOW) == NOW
+    # stale stays stale, in the same words, until the next snapshot
+    assert valid_until([status(age=91.0)], lambda _slo: policy, NOW) == float("inf")
+    assert valid_until([status(age=91.0), status(age=30.0)], lambda _slo: policy, NOW) == NOW + 60
     # exactly at the limit: still fresh, for this instant only
     assert codes(status(age=90.0), policy) == []
     assert valid_until([status(age=90.0)], lambda _slo: policy, NOW) == NOW
