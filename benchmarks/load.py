@@ -326,6 +326,14 @@ def loop_lag(exposition: str) -> dict[str, float]:
     return {"late": 1 - buckets[0.01] / total, "max_lag": latest}
 
 
+EVALUATION_CONFIG = """server: {rate_limit: {rate: 0}}
+policy: {default: {max_staleness: 90s}}
+"""
+"""wrk is one client; and the staleness limit of the default 30 s interval, not of the 1 s one
+that runs cycles back to back (3 s, shorter than a 10,000-SLO cycle: every answer would be
+"stale")."""
+
+
 def under_evaluation(
     duration: int, slos: int, modes: list[str], workers: list[str], rules_from: str
 ) -> dict[str, dict[str, float]]:
@@ -343,7 +351,14 @@ def under_evaluation(
             # Not in the cached work dir: each run's audit trail is gigabytes.
             own = Path(tempfile.mkdtemp(prefix="slogate-load-"))
             slogate, url = start_slogate(
-                prometheus.url, specs, own, interval, mode, long_windows=long_windows, worker=worker
+                prometheus.url,
+                specs,
+                own,
+                interval,
+                mode,
+                long_windows=long_windows,
+                worker=worker,
+                extra_config=EVALUATION_CONFIG,
             )
             try:
                 run = results[f"{label}/{worker}"] = wrk(
