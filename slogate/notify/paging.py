@@ -89,7 +89,9 @@ class Pager:
 
     async def _load_open(self) -> None:
         items = await self.store.open_incidents()
-        self.open = {incident_from_json(item.doc).key: item for item in items}
+        # keyed from the doc's two fields, not a whole Incident per row: this runs every cycle
+        # on the serving loop, over every open incident (thousands in a fleet-wide outage)
+        self.open = {(i.doc["slo_id"], Severity(i.doc["severity"])): i for i in items}
 
     async def aclose(self) -> None:
         await self.http.aclose()
