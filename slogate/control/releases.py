@@ -46,18 +46,23 @@ class ReleaseControl:
         self._by_service: dict[str, list[Freeze]] | None = None
         """The freezes indexed by service (`*` for all), rebuilt after any change: the gate
         reads it on every call, and there is a system freeze per SLO out of budget."""
+        self._halts: dict[tuple[str, str], Freeze] | None = None
+        """The system freezes by (service, SLO), rebuilt after any change likewise."""
         self.version = 0
         """Counts changes to the freezes and exemptions (what the gate's answer cache keys on)."""
         self.store_version = -1
         """The store's overrides version the freezes and exemptions in memory are at."""
 
     def _changed(self) -> None:
-        self._by_service = None
+        self._by_service = self._halts = None
         self.version += 1
 
     async def load(self) -> None:
         """Read the active freezes and exemptions back: after a start or a crash, and whenever
-        another replica may have changed them."""
+        another replica may have changed them (the version first: after every cycle it has
+        not changed, and there is a halt per SLO out of budget to read otherwise)."""
+        if await self.store.overrides_version() == self.store_version:
+            return
         overrides = await self.store.overrides()
         if overrides.version == self.store_version:
             return
@@ -202,10 +207,11 @@ class ReleaseControl:
     # --- automatic halts --------------------------------------------------------------------
 
     def _system_freeze(self, service: str, slo: str) -> Freeze | None:
-        for freeze in self._index().get(service, ()):
-            if freeze.kind is FreezeKind.SYSTEM and freeze.slo == slo:
-                return freeze
-        return None
+        if self._halts is None:  # asked for every SLO after each cycle: indexed once
+            self._halts = {
+                (f.service, f.slo): f for f in self._freezes.values() if f.kind is FreezeKind.SYSTEM
+            }
+        return self._halts.get((service, slo))
 
     async def apply_halts(self, snapshot: Snapshot, policy: PolicyConfig) -> list[HaltChange]:
         """Halt services whose budget is exhausted; release those recovered past the threshold

@@ -327,6 +327,9 @@ class Store(Protocol):
 
     async def overrides(self) -> Overrides: ...
 
+    async def overrides_version(self) -> int:
+        """The version `overrides` would give, without reading the freezes and exemptions."""
+
     async def admin_actions(self, limit: int = 100) -> list[AdminAction]: ...
 
     async def open_incidents(self) -> list[OpenIncident]: ...

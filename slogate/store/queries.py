@@ -69,6 +69,10 @@ class Queries(ABC):
     async def overrides(self) -> Overrides:
         return await self._transaction(plans.overrides, snapshot=True)
 
+    async def overrides_version(self) -> int:
+        rows = await self._rows(statements.OVERRIDES_VERSION)
+        return int(rows[0][0]) if rows else 0
+
     # --- decisions, freezes and exemptions ----------------------------------------------------
 
     async def decisions(self, query: DecisionQuery) -> list[DecisionRecord]:

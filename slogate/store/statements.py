@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from slogate.core.dora import Deployment, DeploymentEvent, EventKind
 from slogate.core.overrides import Exemption, Freeze, FreezeKind
 from slogate.store.base import (
@@ -485,8 +487,12 @@ def incident_args(incident: OpenIncident) -> tuple[Any, ...]:
 
 
 def incident_from_row(row: Sequence[Any]) -> OpenIncident:
-    """An open incident from `OPEN_INCIDENTS`."""
-    return OpenIncident(json.loads(row[1]), row[0])
+    """An open incident from `OPEN_INCIDENTS` (msgspec: every open incident is read back after
+    each cycle, on the serving loop; its decoder is several times json's)."""
+    return OpenIncident(_decode_doc(row[1]), row[0])
+
+
+_decode_doc = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 def incident_history_args(incident: OpenIncident) -> tuple[Any, ...]:
