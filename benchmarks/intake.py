@@ -12,6 +12,11 @@ statuses built on it) against the worker process (only its compact rows taken in
 For both, a task on the same loop notes the longest time it waited to run (the longest stretch
 the loop was held: what a gate call can wait on a cycle) and the loop's CPU over the cycle.
 Printed as ratios of process to inline, measured in the same run.
+
+Then what `serve` does on the same loop after each cycle, whichever the worker mode: halts
+(`ReleaseControl.apply_halts`) and pages (`Pager.after_cycle`), on a SQLite store in a temp
+dir, with a quarter of the budgets exhausted: the first cycle halts and pages for all of them
+(a fleet-wide outage), the next ones change nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -34,15 +40,19 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from slogate.config import parse_config  # noqa: E402
+from slogate.control.releases import ReleaseControl  # noqa: E402
 from slogate.core.model import SLO  # noqa: E402
-from slogate.core.snapshot import Snapshot  # noqa: E402
+from slogate.core.snapshot import SLOStatus, Snapshot  # noqa: E402
 from slogate.evaluation.backend_options import BackendOptions  # noqa: E402
 from slogate.evaluation.costs import CycleCost  # noqa: E402
 from slogate.evaluation.evaluator import Evaluator, Mode  # noqa: E402
 from slogate.evaluation.prometheus import PrometheusClient  # noqa: E402
 from slogate.evaluation.settings import EvaluatorSettings  # noqa: E402
 from slogate.evaluation.worker import CHUNK, Done, Row, Rows, Worker, frame  # noqa: E402
+from slogate.notify.paging import Pager  # noqa: E402
 from slogate.server.app import freeze_long_lived  # noqa: E402
+from slogate.store.sqlite import SQLiteStore  # noqa: E402
 from tests.factories import make_slo  # noqa: E402
 
 AT = 1_700_000_000.0
@@ -135,6 +145,40 @@ async def measure(n: int, cycles: int) -> dict[str, list[float]]:
     return figures
 
 
+async def after_cycles(n: int, cycles: int) -> list[tuple[float, float, int]]:
+    """Per cycle: the longest hold of the loop by halts and pages after it, their CPU seconds
+    and how many halts they made. Every fourth SLO's budget is spent twice over."""
+    slos = [make_slo(f"svc{i % 50:03d}", f"slo{i}") for i in range(n)]
+    statuses = {}
+    for i, slo in enumerate(slos):
+        ratio = slo.error_budget * (2.0 if i % 4 == 0 else 0.1)
+        statuses[slo.id] = SLOStatus(slo, {w: ratio for w in slo.windows.windows}, AT, AT)
+    snapshot = Snapshot(statuses, AT)
+    config = parse_config("")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="slogate-intake-") as tmp:
+        store = SQLiteStore(Path(tmp) / "s.db")
+        await store.open()
+        control = ReleaseControl(store, clock=lambda: AT)
+        pager = Pager(config.notifications, {}, store, clock=lambda: AT)
+        try:
+            for _ in range(cycles):
+                halts = 0
+
+                async def listeners() -> Snapshot:
+                    nonlocal halts
+                    halts = len(await control.apply_halts(snapshot, config.policy))
+                    await pager.after_cycle(snapshot, control.halted())
+                    return snapshot
+
+                _, longest, cpu = await held(listeners)
+                results.append((longest, cpu, halts))
+        finally:
+            await pager.aclose()
+            await store.close()
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--slos", type=int, default=10_000)
@@ -159,6 +203,13 @@ def main() -> int:
         f" (max over cycles: longest {max(f['chunk']) * 1000:.2f} ms);"
         f" its CPU: {med['chunk cpu'] * 1000:.2f} ms, max {max(f['chunk cpu']) * 1000:.2f} ms"
     )
+    after = asyncio.run(after_cycles(args.slos, args.cycles))
+    print("after each cycle, halts and pages on the serving loop (any worker mode):")
+    for n, (longest, cpu, halts) in enumerate(after, 1):
+        print(
+            f"  cycle {n}: {halts:,} halts, longest hold {longest * 1000:.1f} ms,"
+            f" CPU {cpu * 1000:.1f} ms"
+        )
     return 0
 
 
