@@ -174,6 +174,7 @@ def cycle_costs(evaluator: Any, durations: list[float]) -> dict[str, Any]:
         "decoding_s": cost.decoding,
         "building_s": cost.building,
         "snapshot_s": cost.snapshot,
+        "samples": cost.samples,
     }
 
 
@@ -512,6 +513,23 @@ def report(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
 MODES = {"direct": "direct", "incremental": "direct, incremental", "rules": "rules"}
 
 
+def samples_read(run: dict[str, Any], direct: dict[str, Any] | None) -> str:
+    """Raw samples Prometheus read for the cycle (`stats=all`), and that as a fraction of a
+    one-shot direct cycle's: what a cycle costs Prometheus, whatever the machine's load."""
+    samples = run.get("samples", 0)
+    if not samples:
+        return "- | -"
+    ratio = f"1/{direct['samples'] / samples:.1f}" if direct and direct.get("samples") else "-"
+    return f"{samples:,} | {ratio}"
+
+
+def fewer(direct: dict[str, Any], incremental: dict[str, Any]) -> str:
+    """How many times fewer samples a steady incremental cycle reads than a one-shot one."""
+    if not direct.get("samples") or not incremental.get("samples"):
+        return "not reported"
+    return f"{direct['samples'] / incremental['samples']:.1f}x fewer"
+
+
 def report_costs(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
     """The README's figures table: per N and mode, the cycle (median, and the first one, where
     incremental long windows fetch their buckets), slogate's own CPU a cycle against
@@ -523,9 +541,10 @@ def report_costs(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
     print()
     print(
         "| N SLOs | mode | cycle s | first cycle s | queries | peak RSS MB | slogate CPU s"
-        " | Prometheus s | CPU / Prometheus | decode / build / snapshot s | load |"
+        " | Prometheus s | CPU / Prometheus | decode / build / snapshot s | load"
+        " | samples read | samples vs direct |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     problems = []
     for n, runs in rows.items():
         for mode, label in MODES.items():
@@ -539,6 +558,7 @@ def report_costs(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
                 f" | {run['queries']:,} | {run['rss_mb']:.0f} | {run['cpu_s']:.2f} | {prom:.2f}"
                 f" | {ratio} | {run['decoding_s']:.2f} / {run['building_s']:.2f} /"
                 f" {run['snapshot_s']:.3f} | {run.get('load', math.nan):.1f} |"
+                f" {samples_read(run, runs.get('direct'))} |"
             )
     for n, runs in rows.items():
         if "rules" in runs and "reload_s" in runs["rules"]:
@@ -559,7 +579,9 @@ def report_costs(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
             speedup = runs["direct"]["cycle_s"] / runs["incremental"]["cycle_s"]
             print(
                 f"N={n:,} incremental vs one-shot: {speedup:.1f}x faster a cycle;"
-                f" {len(far)} of {sum(map(len, theirs.values()))} burn rates 1h/6h/1d/3d off by >1%"
+                f" {len(far)} of {sum(map(len, theirs.values()))} burn rates 1h/6h/1d/3d off by >1%;"
+                f" slogate CPU {runs['direct']['cpu_s'] / runs['incremental']['cpu_s']:.1f}x less,"
+                f" samples read {fewer(runs['direct'], runs['incremental'])}"
             )
             if "slo-generator" in runs:
                 base = runs["slo-generator"]["cycle_s"]
