@@ -1,5 +1,6 @@
-"""Long windows summed from hourly buckets: which SLIs qualify, and the sums against an
-independent integral of the same piecewise-constant traffic (httpx.MockTransport)."""
+"""Windows summed from 5-minute and hourly buckets: which SLIs and windows qualify, the sums
+against an independent integral of the same piecewise-constant traffic, and the range queries
+each cycle sends (httpx.MockTransport)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from slogate.evaluation.evaluator import Evaluator, Mode
-from slogate.evaluation.long_windows import additive, long_windows
+from slogate.evaluation.long_windows import Summed, additive, summed_windows
 from slogate.evaluation.prometheus import PrometheusClient
 from tests.factories import make_slo
 
@@ -37,15 +38,11 @@ def test_additive_slis(query: str, expected: bool) -> None:
     assert additive(query) is expected
 
 
-def test_only_long_windows_of_additive_events_slis() -> None:
-    assert long_windows(
-        make_slo(errors="sum(rate(e[{{.window}}]))", total="sum(rate(t[{{.window}}]))")
-    ) == (
-        DAY,
-        3 * DAY,
-        30 * DAY,
-    )
-    assert long_windows(make_slo()) == ()  # e[...] alone is no rate
+def test_windows_summed_of_additive_events_slis() -> None:
+    slo = make_slo(errors="sum(rate(e[{{.window}}]))", total="sum(rate(t[{{.window}}]))")
+    # 5m stays a one-shot query: the head alone is 5 to 10 minutes
+    assert summed_windows(slo) == Summed((1800, HOUR, 2 * HOUR, 6 * HOUR), (DAY, 3 * DAY, 30 * DAY))
+    assert summed_windows(make_slo()) == Summed()  # e[...] alone is no rate
 
 
 def errors_rate(t: float) -> float:
@@ -92,14 +89,15 @@ def prometheus(handler_log: list[str]) -> httpx.MockTransport:
             result = [
                 {
                     "metric": {"slogate_window": part},
-                    "values": [[t, repr(answer(part, t, HOUR))] for t in points],
+                    "values": [[t, repr(answer(part, t, step))] for t in points],
                 }
                 for part in ("errors", "total")
             ]
+            handler_log.append(f"step {step:g} from {start:.0f}")
             kind = "matrix"
         else:
             at = float(form["time"])
-            head = at - math.floor(at / HOUR) * HOUR + HOUR
+            head = at - (math.floor(at / 300) - 1) * 300
             result = [
                 {"metric": {"slogate_window": w}, "value": [at, repr(answer(w, at, head))]}
                 for w in TAG.findall(query)
@@ -112,22 +110,36 @@ def prometheus(handler_log: list[str]) -> httpx.MockTransport:
     return httpx.MockTransport(handler)
 
 
-async def test_long_windows_are_the_integral_of_the_traffic() -> None:
+async def test_summed_windows_are_the_integral_of_the_traffic() -> None:
     slo = make_slo(errors="sum(rate(e[{{.window}}]))", total="sum(rate(t[{{.window}}]))")
     paths: list[str] = []
+    first = 1_700_001_234.5
+    fine_edge = (math.floor(first / 300) - 1) * 300  # the last bucket the first cycle uses
     async with PrometheusClient("http://prom.test", transport=prometheus(paths)) as client:
         evaluator = Evaluator(client, mode=Mode.DIRECT, long_windows=True)
         snapshot = None
-        # the buckets fetched at the first cycle, topped up once an hour has ended
-        for at, ranges in ((1_700_001_234.5, 1), (1_700_002_000.0, 0), (1_700_005_000.25, 1)):
+        for at, ranges in (
+            # both levels fetched at the first cycle: 5m back to 6h ago, 1h back to 30d ago
+            (
+                first,
+                [
+                    f"step 300 from {fine_edge - 70 * 300:.0f}",
+                    f"step 3600 from {fine_edge // 3600 * 3600 - 719 * 3600:.0f}",
+                ],
+            ),
+            (first + 50, []),  # the same 5-minute step: nothing to fetch
+            (first + 300, [f"step 300 from {fine_edge + 300:.0f}"]),
+            # an hour later: the 12 missing fine buckets, and the hourly ones summed from them
+            (first + 300 + HOUR, [f"step 300 from {fine_edge + 600:.0f}"]),
+        ):
             paths.clear()
             snapshot = await evaluator.evaluate([slo], snapshot, at=at)
             status = snapshot.statuses[slo.id]
-            for window in (DAY, 3 * DAY, 30 * DAY):
+            for window in (1800, HOUR, 2 * HOUR, 6 * HOUR, DAY, 3 * DAY, 30 * DAY):
                 want = integral(errors_rate, at - window, at) / integral(
                     total_rate, at - window, at
                 )
-                assert status.error_ratios[window] == pytest.approx(want, rel=1e-9)
+                assert status.error_ratios[window] == pytest.approx(want, rel=1e-9), window
             assert status.error_ratios[300] == 0.001
             assert paths.count("/api/v1/query") == 1
-            assert paths.count("/api/v1/query_range") == ranges
+            assert [p for p in paths if p.startswith("step")] == ranges
