@@ -35,11 +35,13 @@ so traffic changing within a scrape interval of an edge moves the sum by that ch
 an increase across a gap in the samples spanning an edge, or the rise from zero to the first
 sample after a counter reset just after an edge, is partly lost (up to the gap less a scrape
 interval); and a 5-minute bucket needs two samples (scrapes at most 2.5 minutes apart), or it
-counts nothing. On traffic changing every few minutes, with a counter reset and a 20-minute
-gap inside every window, the sums stay within 1% of the one-shot values; the test prints each
-window's difference (tests/integration/test_long_windows.py). Samples written into a past step
-later (backfill, out-of-order ingestion, a scrape ingested more than 5 minutes late) are not
-seen.
+counts nothing. On a real Prometheus with the traffic and the error ratio (1% to 1.6%) changing
+every 7 minutes, a counter reset and gaps of 2 and 40 minutes across edges, the sums stay
+within 0.46% (30m), 0.13% (1h-6h) and 0.09% (1d-30d) of the one-shot values
+(tests/integration/test_long_windows.py); with the error ratio stepping 4× every 7 minutes,
+30m was off by up to 1.2% (its prorated tail is up to a sixth of it), the others by 0.34%.
+Samples written into a past step later (backfill, out-of-order ingestion, a scrape ingested
+more than 5 minutes late) are not seen.
 
 Only SLIs whose error and total queries are each a `sum(...)` without grouping of `rate()`s
 over the window are summed this way (`additive`): for them rate × window is a count of
