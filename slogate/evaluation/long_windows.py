@@ -53,9 +53,10 @@ from __future__ import annotations
 import asyncio
 import math
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
+from operator import is_
 
 from slogate.conventions import render_window
 from slogate.core.budget import clean_ratio
@@ -121,6 +122,7 @@ class Summed:
     def windows(self) -> tuple[float, ...]:
         return self.fine + self.coarse
 
+    @lru_cache(maxsize=64)  # noqa: B019 (a few catalogs, each asked once per SLO a cycle)
     def firsts(self, at: float) -> tuple[int, int | None]:
         """The first fine and coarse bucket (edge index) these windows need at `at`."""
         hour = fine_edge(at) // PER_COARSE
@@ -219,8 +221,13 @@ class Level:
             self._sums[start, end] = found
         return found
 
-    def one(self, k: int) -> Counts:
-        return Counts(self.errors[k - self.first], self.total[k - self.first])
+    def ratio(self, recent: Counts, k: int, share: float, end: int) -> float | None:
+        """The error ratio of `recent` + the buckets `k + 1..end` + `share` of bucket `k`."""
+        full, i = self.span(k + 1, end), k - self.first
+        total = recent.total + full.total + self.total[i] * share
+        if total <= 0:
+            return None
+        return clean_ratio((recent.errors + full.errors + self.errors[i] * share) / total)
 
 
 class Buckets:
@@ -288,6 +295,9 @@ class LongWindows:
         self.batch_size = batch_size
         self.concurrency = concurrency
         self._buckets: dict[EventsSLI, Buckets] = {}
+        self._complete: tuple[int, Sequence[SLO]] = (0, ())
+        """The fine edge and the SLOs of the last top-up that fetched everything: until the
+        next fine edge, what every window needs does not change."""
 
     @staticmethod
     def head(at: float) -> float:
@@ -300,9 +310,12 @@ class LongWindows:
         found = self._buckets.get(sli) if isinstance(sli, EventsSLI) else None
         return found is not None and bool(summed.windows) and found.ready(*summed.firsts(at), at)
 
-    async def top_up(self, slos: Iterable[SLO], at: float) -> tuple[int, int]:
+    async def top_up(self, slos: Sequence[SLO], at: float) -> tuple[int, int]:
         """Fetch the buckets missing at `at` of every SLI of `slos` with summed windows: one
         range query per batch of SLIs needing the same step and edges. Queries sent and failed."""
+        edge, (done, done_for) = fine_edge(at), self._complete
+        if done == edge and len(done_for) == len(slos) and all(map(is_, done_for, slos)):
+            return 0, 0
         needed: dict[EventsSLI, tuple[int, int | None]] = {}
         for slo in slos:
             summed = summed_windows(slo)
@@ -322,7 +335,6 @@ class LongWindows:
         ]
         queue = iter(jobs)
         failed = 0
-        edge = fine_edge(at)
 
         async def worker() -> None:
             nonlocal failed
@@ -336,6 +348,7 @@ class LongWindows:
         await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(jobs)))))
         for sli, firsts in needed.items():
             self._buckets[sli].settle(*firsts, at)
+        self._complete = (edge, tuple(slos)) if not failed else (0, ())
         return len(jobs), failed
 
     async def _fetch(self, slis: Sequence[EventsSLI], step: float, start: int, end: int) -> None:
@@ -357,18 +370,13 @@ class LongWindows:
         buckets, summed = self._buckets[slo.sli], summed_windows(slo)
         fine, coarse, edge = buckets.fine, buckets.coarse, fine_edge(at)
         assert fine is not None
-        ratios = {}
-        for window in summed.fine:
-            k, fraction = straddling(at, window, FINE)
-            ratios[window] = (head + fine.span(k + 1, edge) + fine.one(k).scaled(fraction)).ratio
+        ratios = {w: fine.ratio(head, *straddling(at, w, FINE), edge) for w in summed.fine}
         if summed.coarse:
             assert coarse is not None
             hour = edge // PER_COARSE
             recent = head + fine.span(first_fine(hour + 1), edge)
             for window in summed.coarse:
-                j, fraction = straddling(at, window, COARSE)
-                full = coarse.span(j + 1, hour)
-                ratios[window] = (recent + full + coarse.one(j).scaled(fraction)).ratio
+                ratios[window] = coarse.ratio(recent, *straddling(at, window, COARSE), hour)
         return ratios
 
 
