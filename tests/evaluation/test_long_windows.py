@@ -68,8 +68,9 @@ def integral(rate: object, start: float, end: float) -> float:
 TAG = re.compile(r'"slogate_window", "(\w+)", "", ""\)')
 
 
-def prometheus(handler_log: list[str]) -> httpx.MockTransport:
-    """Answers what Prometheus would for traffic at exactly `errors_rate` / `total_rate`."""
+def prometheus(handler_log: list[str], down: list[bool] | None = None) -> httpx.MockTransport:
+    """Answers what Prometheus would for traffic at exactly `errors_rate` / `total_rate`;
+    range queries fail with 503 while `down[0]` is set."""
 
     def answer(window: str, at: float, length: float) -> float:
         if window == "errors":
@@ -85,6 +86,9 @@ def prometheus(handler_log: list[str]) -> httpx.MockTransport:
         result: list[dict[str, object]]
         if request.url.path.endswith("query_range"):
             start, end, step = float(form["start"]), float(form["end"]), float(form["step"])
+            handler_log.append(f"step {step:g} from {start:.0f}")
+            if down and down[0]:
+                return httpx.Response(503, text="unavailable")
             points = [start + k * step for k in range(int((end - start) / step) + 1)]
             result = [
                 {
@@ -93,7 +97,6 @@ def prometheus(handler_log: list[str]) -> httpx.MockTransport:
                 }
                 for part in ("errors", "total")
             ]
-            handler_log.append(f"step {step:g} from {start:.0f}")
             kind = "matrix"
         else:
             at = float(form["time"])
@@ -143,3 +146,38 @@ async def test_summed_windows_are_the_integral_of_the_traffic() -> None:
             assert status.error_ratios[300] == 0.001
             assert paths.count("/api/v1/query") == 1
             assert [p for p in paths if p.startswith("step")] == ranges
+
+
+def expected(at: float, window: float) -> float:
+    return integral(errors_rate, at - window, at) / integral(total_rate, at - window, at)
+
+
+async def test_a_failed_top_up_is_one_shot_once_then_resumes_where_it_stopped() -> None:
+    slo = make_slo(errors="sum(rate(e[{{.window}}]))", total="sum(rate(t[{{.window}}]))")
+    paths: list[str] = []
+    down = [False]
+    first = 1_700_001_234.5
+    fine_edge = (math.floor(first / 300) - 1) * 300
+    async with PrometheusClient("http://prom.test", transport=prometheus(paths, down)) as client:
+        evaluator = Evaluator(client, mode=Mode.DIRECT, long_windows=True)
+        snapshot = await evaluator.evaluate([slo], at=first)
+        # an hour later the range query fails: this cycle asks every window whole
+        down[0] = True
+        paths.clear()
+        snapshot = await evaluator.evaluate([slo], snapshot, at=first + HOUR)
+        fetch = f"step 300 from {fine_edge + 300:.0f}"
+        assert paths == ["/api/v1/query_range", fetch, "/api/v1/query"]
+        assert (snapshot.queries, snapshot.failed_queries) == (2, 1)
+        status = snapshot.statuses[slo.id]
+        assert status.error is None and status.error_ratios[DAY] == 0.001  # the one-shot answer
+        # back: the fine buckets fetched from where they stopped, the missed hour summed from them
+        down[0] = False
+        paths.clear()
+        at = first + HOUR + 300
+        snapshot = await evaluator.evaluate([slo], snapshot, at=at)
+        assert [p for p in paths if p.startswith("step")] == [
+            f"step 300 from {fine_edge + 300:.0f}"
+        ]
+        for window in (1800, 6 * HOUR, DAY, 30 * DAY):
+            got = snapshot.statuses[slo.id].error_ratios[window]
+            assert got == pytest.approx(expected(at, window), rel=1e-9), window
