@@ -161,14 +161,6 @@ class Counts:
     def __add__(self, other: Counts) -> Counts:
         return Counts(self.errors + other.errors, self.total + other.total)
 
-    def scaled(self, factor: float) -> Counts:
-        return Counts(self.errors * factor, self.total * factor)
-
-    @property
-    def ratio(self) -> float | None:
-        """errors / total; no events is no data."""
-        return clean_ratio(self.errors / self.total) if self.total > 0 else None
-
 
 class Level:
     """One SLI's increases at one step, by edge index (edge / step), from `first` on, with the
@@ -222,7 +214,8 @@ class Level:
         return found
 
     def ratio(self, recent: Counts, k: int, share: float, end: int) -> float | None:
-        """The error ratio of `recent` + the buckets `k + 1..end` + `share` of bucket `k`."""
+        """The error ratio of `recent` + the buckets `k + 1..end` + `share` of bucket `k`; no
+        events is no data."""
         full, i = self.span(k + 1, end), k - self.first
         total = recent.total + full.total + self.total[i] * share
         if total <= 0:
