@@ -6,9 +6,14 @@ separate processes so that peak RSS is each run's own:
 
 - slogate direct mode: one query per batch of SLOs (up to 10) for their 8 windows, 16 queries
   at a time over a keep-alive pool;
-- slogate direct mode with long windows (1d, 3d, 30d) summed from hourly buckets fetched once
-  (`evaluation.long_windows: incremental`), against the one-shot direct figures;
-- slogate rules mode: Sloth's recording rules loaded into that Prometheus, one query per window;
+- slogate direct mode with every window but 5m summed from 5-minute and hourly buckets fetched
+  once and topped up (`evaluation.long_windows: incremental`), against the one-shot direct
+  figures, with the raw samples Prometheus read for a steady cycle (`stats=all`) of each;
+- slogate rules mode: one query per window over every SLO's `slo:sli_error:ratio_rate<window>`
+  series. By default Prometheus scrapes those series as Sloth's rules would record them
+  (`--rules-from recorded`), so the cycle measures the queries and not the rules' own
+  evaluation, which at 10,000 SLOs needs far more than this machine's 2 cores;
+  `--rules-from evaluated` loads Sloth's rules and prints what evaluating them costs;
 - slo-generator 2.6.0 (its own venv) computing the same SLOs with a 4-step policy (1h, 6h, 1d, 3d),
   one query per SLO per step, a new connection each time.
 
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.server
 import json
 import math
 import os
@@ -358,10 +364,109 @@ def wait_for_rules(prometheus: LocalPrometheus, expected: int) -> float:
     raise TimeoutError("recording rules were not evaluated in time")
 
 
-def rule_evaluation_s(prometheus: LocalPrometheus) -> float:
-    """Prometheus' own time for one round of every rule group (their last evaluation)."""
-    groups = httpx.get(f"{prometheus.url}/api/v1/rules", timeout=60).json()["data"]["groups"]
-    return float(sum(group["evaluationTime"] for group in groups))
+def process_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of process `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def missed_iterations(prometheus: LocalPrometheus) -> float:
+    """Rule group evaluations Prometheus skipped because the previous one ran late."""
+    text = httpx.get(f"{prometheus.url}/metrics", timeout=60).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("prometheus_rule_group_iterations_missed_total{")
+    )
+
+
+def rule_costs(prometheus: LocalPrometheus) -> dict[str, float]:
+    """What evaluating the rules costs Prometheus over one rule interval: CPU seconds (all its
+    work, the rules nearly all of it) and the group evaluations it missed meanwhile."""
+    assert prometheus.process is not None
+    pid = prometheus.process.pid
+    cpu, missed = process_cpu_s(pid), missed_iterations(prometheus)
+    time.sleep(RULES_INTERVAL_S)
+    return {
+        "rule_cpu_s": process_cpu_s(pid) - cpu,
+        "rule_missed": missed_iterations(prometheus) - missed,
+    }
+
+
+def load_rules(
+    prometheus: LocalPrometheus, workdir: Path, specs: Path, n: int, source: str
+) -> dict[str, Any]:
+    """Give Prometheus every SLO's `slo:sli_error:ratio_rate<window>` series, from `source`:
+    Sloth's rules evaluated by Prometheus ('evaluated') or scraped as recorded ('recorded')."""
+    started = time.monotonic()
+    if source == "evaluated":
+        reload_s = reload_rules(prometheus, write_rules(workdir, specs))
+        print("recording rules loaded; waiting for their first evaluation ...", flush=True)
+    else:
+        serve_recorded(prometheus, specs)
+        reload_s = time.monotonic() - started
+        print("recorded series served; waiting for their first scrape ...", flush=True)
+    return {
+        "rules_from": source,
+        "reload_s": reload_s,
+        "first_evaluation_s": wait_for_rules(prometheus, n),
+    }
+
+
+RECORDED_JOB = "sloth-recorded"
+
+
+def serve_recorded(prometheus: LocalPrometheus, specs: Path) -> None:
+    """Serve, for Prometheus to scrape, the series Sloth's SLI recording rules would record for
+    every SLO of `specs`, with their labels, and add that target to its scrape jobs. The values
+    are each service's SLI over each window, asked of this Prometheus once: every SLO's SLI of
+    a service selects the same series (`slo!="<name>"` matches them all), so a rule would record
+    the same value. Prometheus then holds the series a rules-loaded Prometheus holds without
+    spending its cores evaluating 8 rules per SLO."""
+    from slogate.conventions import WINDOW_LABEL
+    from slogate.evaluation.specfiles import load_specs
+    from slogate.sloth.rules import sli_rules
+
+    values: dict[tuple[str, str], float] = {}
+    lines = []
+    for slo in load_specs(specs).slos:
+        for rule in sli_rules(slo, optimized=False):
+            window = rule.labels[WINDOW_LABEL]
+            key = (slo.service, window)
+            if key not in values:
+                values[key] = service_ratio(prometheus, slo.service, window)
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(rule.labels.items()))
+            lines.append(f"{rule.record}{{{labels}}} {values[key]!r}")
+    body = ("\n".join(lines) + "\n").encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    prometheus.jobs[RECORDED_JOB] = [f"127.0.0.1:{server.server_address[1]}"]
+    prometheus.prepare()
+    prometheus.reload()
+
+
+def service_ratio(prometheus: LocalPrometheus, service_name: str, window: str) -> float:
+    """The error ratio of `service_name`'s traffic over `window`, as its SLOs' SLIs select it."""
+    selector = f'job="slogate-demo",service="{service_name}"'
+    query = (
+        f'sum(rate(http_requests_total{{{selector},code=~"5.."}}[{window}]))'
+        f" / sum(rate(http_requests_total{{{selector}}}[{window}]))"
+    )
+    answer = httpx.get(f"{prometheus.url}/api/v1/query", params={"query": query}, timeout=300)
+    (sample,) = answer.json()["data"]["result"]
+    return float(sample["value"][1])
 
 
 def write_rules(workdir: Path, specs: Path) -> Path:
@@ -385,6 +490,9 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--skip-slo-generator", action="store_true")
     parser.add_argument(
+        "--modes", default="direct,incremental,rules", help="slogate modes to measure"
+    )
+    parser.add_argument(
         "--one-shot-max",
         type=int,
         default=1000,
@@ -393,6 +501,15 @@ def main() -> int:
     )
     parser.add_argument(
         "--shared-slis", action="store_true", help="one SLI per service, shared by its SLOs"
+    )
+    parser.add_argument(
+        "--rules-from",
+        choices=("recorded", "evaluated"),
+        default="recorded",
+        help="where rules mode's series come from: 'recorded' (default), Prometheus scrapes"
+        " every SLO's recorded SLI series as Sloth's rules would record them, so that the cycle"
+        " measures the queries; 'evaluated', Prometheus evaluates Sloth's rules itself, on the"
+        " same cores (at 10,000 SLOs, far more than 2 cores can)",
     )
     parser.add_argument("--report-only", action="store_true", help="print the last results again")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -416,6 +533,7 @@ def main() -> int:
         saved_rows = {int(n): runs for n, runs in saved.items()}
         return report(saved_rows) | report_costs(saved_rows)
     sizes = [int(s) for s in args.sizes.split(",")]
+    modes = set(args.modes.split(","))
     workdir = BENCH / f"scale-{args.services}"
     workdir.mkdir(parents=True, exist_ok=True)
     prometheus, specs = prepare(workdir, args.services, max(sizes), args.shared_slis)
@@ -426,9 +544,9 @@ def main() -> int:
         wait_for_compaction(prometheus)
         for n in sizes:
             rows[n] = {}
-            if n <= args.one_shot_max:
+            if "direct" in modes and n <= args.one_shot_max:
                 rows[n]["direct"] = slogate_run(prometheus.url, specs, n, "direct", args.cycles)
-            if slogen is not None and n <= args.one_shot_max:
+            if "direct" in modes and slogen is not None and n <= args.one_shot_max:
                 table = slo_table(n, args.services)
                 rows[n]["slo-generator"] = run_json(
                     [
@@ -440,20 +558,19 @@ def main() -> int:
                         json.dumps(STEPS),
                     ]
                 )
-            rows[n]["incremental"] = slogate_run(
-                prometheus.url, specs, n, "incremental", args.cycles
-            )
+            if "incremental" in modes:
+                rows[n]["incremental"] = slogate_run(
+                    prometheus.url, specs, n, "incremental", args.cycles
+                )
             save(rows, f"N={n}: direct, incremental and slo-generator measured")
-        reload_s = reload_rules(prometheus, write_rules(workdir, specs))
-        print("recording rules loaded; waiting for their first evaluation ...", flush=True)
-        loading = {
-            "reload_s": reload_s,
-            "first_evaluation_s": wait_for_rules(prometheus, max(sizes)),
-        }
-        for n in sizes:
-            rows[n]["rules"] = slogate_run(prometheus.url, specs, n, "auto", args.cycles)
-            rows[n]["rules"].update(loading, rule_round_s=rule_evaluation_s(prometheus))
-            save(rows, f"N={n}: rules measured")
+        if "rules" in modes:
+            loading = load_rules(prometheus, workdir, specs, max(sizes), args.rules_from)
+            for n in sizes:
+                rows[n]["rules"] = slogate_run(prometheus.url, specs, n, "auto", args.cycles)
+                rows[n]["rules"].update(loading)
+                if args.rules_from == "evaluated":
+                    rows[n]["rules"].update(rule_costs(prometheus))
+                save(rows, f"N={n}: rules measured")
     finally:
         prometheus.stop()
     return report(rows) | report_costs(rows)
@@ -498,9 +615,7 @@ def report(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
                 f"{'':>6} burn rates 1h/6h/1d/3d, {checked} SLO steps: {len(disagree)} differ from slo-generator's"
             )
             problems += disagree[:5]
-        if "rules" not in runs:
-            problems.append(f"N={n}: rules mode not measured")
-        elif runs["rules"]["from_rules"] != n:
+        if "rules" in runs and runs["rules"]["from_rules"] != n:
             problems.append(f"N={n}: only {runs['rules']['from_rules']} SLOs read from rules")
         for mode in ("direct", "incremental"):
             if runs.get(mode, {}).get("failed"):
@@ -528,6 +643,26 @@ def fewer(direct: dict[str, Any], incremental: dict[str, Any]) -> str:
     if not direct.get("samples") or not incremental.get("samples"):
         return "not reported"
     return f"{direct['samples'] / incremental['samples']:.1f}x fewer"
+
+
+def rules_loading(rules: dict[str, Any]) -> str:
+    """How rules mode's series got into Prometheus, and what evaluating them cost it."""
+    if rules.get("rules_from", "evaluated") == "recorded":
+        return (
+            f"recorded series scraped (no rule evaluation), first scrape after"
+            f" {rules['first_evaluation_s']:.1f} s"
+        )
+    text = (
+        f"Sloth's rules evaluated by Prometheus: reload {rules['reload_s']:.1f} s, first"
+        f" evaluation {rules['first_evaluation_s']:.1f} s"
+    )
+    if "rule_cpu_s" in rules:
+        text += (
+            f"; Prometheus used {rules['rule_cpu_s']:.1f} CPU s over one {RULES_INTERVAL_S:.0f} s"
+            f" rule interval ({rules['rule_cpu_s'] / RULES_INTERVAL_S:.2f} cores) and missed"
+            f" {rules['rule_missed']:.0f} group evaluations"
+        )
+    return text
 
 
 def report_costs(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
@@ -562,12 +697,7 @@ def report_costs(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
             )
     for n, runs in rows.items():
         if "rules" in runs and "reload_s" in runs["rules"]:
-            rules = runs["rules"]
-            print(
-                f"N={n:,} rules: reload {rules['reload_s']:.1f} s, first evaluation"
-                f" {rules['first_evaluation_s']:.1f} s, one round of rule groups"
-                f" {rules['rule_round_s']:.1f} s of Prometheus time every {RULES_INTERVAL_S:.0f} s"
-            )
+            print(f"N={n:,} rules: {rules_loading(runs['rules'])}")
         if "incremental" in runs and "direct" in runs:
             ours, theirs = runs["incremental"]["burn"], runs["direct"]["burn"]
             far = [

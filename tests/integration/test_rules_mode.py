@@ -29,12 +29,13 @@ from .helpers import eventually
 
 SLOS = load_specs(DEMO_SPECS).slos
 
-ODD_SERIES = [  # (expr, labels): several series of one SLO, and one with nothing finite
+ODD_SERIES = [  # (expr, labels): several series of one SLO, one with nothing finite, not Sloth's
     ("vector(0.002)", {"sloth_id": "odd-finite", "replica": "a"}),
     ("vector(0.001)", {"sloth_id": "odd-finite", "replica": "b"}),
     ("vector(1/0)", {"sloth_id": "odd-finite", "replica": "c"}),
     ("vector(0/0)", {"sloth_id": "odd-finite", "replica": "d"}),
     ("vector(0/0)", {"sloth_id": "odd-nan"}),
+    ("vector(0.7)", {"team": "not-sloth"}),
 ]
 ODD_RULES = yaml.safe_dump(
     {
@@ -124,17 +125,19 @@ async def test_auto_mode_falls_back_per_slo(ruled: LocalPrometheus, tmp_path: Pa
 
 async def test_recorded_ratios_take_each_slos_worst_finite_series(ruled: LocalPrometheus) -> None:
     """Several series of one SLO (e.g. replicas): the worst finite one; NaN only when no series
-    is finite; one label per SLO in the answer."""
+    is finite; one label per SLO in the answer; series without a Sloth id in one group of their
+    own, with an empty id."""
     async with PrometheusClient(ruled.url) as client:
 
         async def both_odd_recorded() -> list[Sample]:
             samples = await client.query(recorded_ratios_query(300), time.time())
-            odd = {s.labels["sloth_id"] for s in samples if s.labels["sloth_id"][:4] == "odd-"}
+            odd = {i for s in samples if (i := s.labels.get("sloth_id", ""))[:4] == "odd-"}
             return samples if len(odd) == 2 else []
 
         samples = await eventually(both_odd_recorded, "the odd-series rules", every=0.5)
-        odd = {s.labels["sloth_id"]: s for s in samples if s.labels["sloth_id"][:4] == "odd-"}
+        odd = {i: s for s in samples if (i := s.labels.get("sloth_id", ""))[:4] == "odd-"}
     assert odd["odd-finite"].value == 0.002
     assert math.isnan(odd["odd-nan"].value)
-    assert {tuple(s.labels) for s in samples} == {("sloth_id",)}
-    assert {s.labels["sloth_id"] for s in samples} >= {slo.id for slo in SLOS}
+    assert {tuple(s.labels) for s in samples} == {("sloth_id",), ()}
+    assert [s.value for s in samples if not s.labels] == [0.7]
+    assert {s.labels.get("sloth_id") for s in samples} >= {slo.id for slo in SLOS}
