@@ -11,9 +11,11 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from slogate.core.windows import AlertWindows, BurnWindow
 from slogate.evaluation.evaluator import Evaluator, Mode
 from slogate.evaluation.long_windows import Summed, additive, summed_windows
 from slogate.evaluation.prometheus import PrometheusClient
+from slogate.sloth.promql import parse
 from tests.factories import make_slo
 
 HOUR, DAY = 3600.0, 86400.0
@@ -68,9 +70,11 @@ def integral(rate: object, start: float, end: float) -> float:
 TAG = re.compile(r'"slogate_window", "(\w+)", "", ""\)')
 
 
-def prometheus(handler_log: list[str], down: list[bool] | None = None) -> httpx.MockTransport:
+def prometheus(
+    handler_log: list[str], down: list[bool] | None = None, queries: list[str] | None = None
+) -> httpx.MockTransport:
     """Answers what Prometheus would for traffic at exactly `errors_rate` / `total_rate`;
-    range queries fail with 503 while `down[0]` is set."""
+    range queries fail with 503 while `down[0]` is set; every query's text goes to `queries`."""
 
     def answer(window: str, at: float, length: float) -> float:
         if window == "errors":
@@ -83,6 +87,8 @@ def prometheus(handler_log: list[str], down: list[bool] | None = None) -> httpx.
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
         handler_log.append(request.url.path)
         query = form["query"]
+        if queries is not None:
+            queries.append(query)
         result: list[dict[str, object]]
         if request.url.path.endswith("query_range"):
             start, end, step = float(form["start"]), float(form["end"]), float(form["step"])
@@ -181,3 +187,32 @@ async def test_a_failed_top_up_is_one_shot_once_then_resumes_where_it_stopped() 
         for window in (1800, 6 * HOUR, DAY, 30 * DAY):
             got = snapshot.statuses[slo.id].error_ratios[window]
             assert got == pytest.approx(expected(at, window), rel=1e-9), window
+
+
+async def test_an_slo_with_every_window_summed_asks_only_the_head() -> None:
+    period = 30 * DAY
+    windows = AlertWindows(
+        period=period,
+        page_quick=BurnWindow(2, 600, HOUR, period),  # 10m: twice the fine step, summed too
+        page_slow=BurnWindow(5, 1800, 6 * HOUR, period),
+        ticket_quick=BurnWindow(10, 2 * HOUR, DAY, period),
+        ticket_slow=BurnWindow(10, 6 * HOUR, 3 * DAY, period),
+    )
+    slo = make_slo(
+        errors="sum(rate(e[{{.window}}]))", total="sum(rate(t[{{.window}}]))", windows=windows
+    )
+    assert summed_windows(slo).windows == slo.windows.windows
+    paths: list[str] = []
+    queries: list[str] = []
+    at = 1_700_001_234.5
+    transport = prometheus(paths, queries=queries)
+    async with PrometheusClient("http://prom.test", transport=transport) as client:
+        snapshot = await Evaluator(client, mode=Mode.DIRECT, long_windows=True).evaluate(
+            [slo], at=at
+        )
+    assert paths.count("/api/v1/query") == 1
+    for query in queries:  # the head's counts alone, no window's ratio: still one expression
+        parse(query)
+    for window in slo.windows.windows:
+        got = snapshot.statuses[slo.id].error_ratios[window]
+        assert got == pytest.approx(expected(at, window), rel=1e-9), window
