@@ -6,8 +6,9 @@ separate processes so that peak RSS is each run's own:
 
 - slogate direct mode: one query per batch of SLOs (up to 10) for their 8 windows, 16 queries
   at a time over a keep-alive pool;
-- slogate direct mode with long windows (1d, 3d, 30d) summed from hourly buckets fetched once
-  (`evaluation.long_windows: incremental`), against the one-shot direct figures;
+- slogate direct mode with every window but 5m summed from 5-minute and hourly buckets fetched
+  once and topped up (`evaluation.long_windows: incremental`), against the one-shot direct
+  figures, with the raw samples Prometheus read for a steady cycle (`stats=all`) of each;
 - slogate rules mode: one query per window over every SLO's `slo:sli_error:ratio_rate<window>`
   series. By default Prometheus scrapes those series as Sloth's rules would record them
   (`--rules-from recorded`), so the cycle measures the queries and not the rules' own
@@ -179,6 +180,7 @@ def cycle_costs(evaluator: Any, durations: list[float]) -> dict[str, Any]:
         "decoding_s": cost.decoding,
         "building_s": cost.building,
         "snapshot_s": cost.snapshot,
+        "samples": cost.samples,
     }
 
 
@@ -626,6 +628,23 @@ def report(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
 MODES = {"direct": "direct", "incremental": "direct, incremental", "rules": "rules"}
 
 
+def samples_read(run: dict[str, Any], direct: dict[str, Any] | None) -> str:
+    """Raw samples Prometheus read for the cycle (`stats=all`), and that as a fraction of a
+    one-shot direct cycle's: what a cycle costs Prometheus, whatever the machine's load."""
+    samples = run.get("samples", 0)
+    if not samples:
+        return "- | -"
+    ratio = f"1/{direct['samples'] / samples:.1f}" if direct and direct.get("samples") else "-"
+    return f"{samples:,} | {ratio}"
+
+
+def fewer(direct: dict[str, Any], incremental: dict[str, Any]) -> str:
+    """How many times fewer samples a steady incremental cycle reads than a one-shot one."""
+    if not direct.get("samples") or not incremental.get("samples"):
+        return "not reported"
+    return f"{direct['samples'] / incremental['samples']:.1f}x fewer"
+
+
 def rules_loading(rules: dict[str, Any]) -> str:
     """How rules mode's series got into Prometheus, and what evaluating them cost it."""
     if rules.get("rules_from", "evaluated") == "recorded":
@@ -657,9 +676,10 @@ def report_costs(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
     print()
     print(
         "| N SLOs | mode | cycle s | first cycle s | queries | peak RSS MB | slogate CPU s"
-        " | Prometheus s | CPU / Prometheus | decode / build / snapshot s | load |"
+        " | Prometheus s | CPU / Prometheus | decode / build / snapshot s | load"
+        " | samples read | samples vs direct |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     problems = []
     for n, runs in rows.items():
         for mode, label in MODES.items():
@@ -673,6 +693,7 @@ def report_costs(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
                 f" | {run['queries']:,} | {run['rss_mb']:.0f} | {run['cpu_s']:.2f} | {prom:.2f}"
                 f" | {ratio} | {run['decoding_s']:.2f} / {run['building_s']:.2f} /"
                 f" {run['snapshot_s']:.3f} | {run.get('load', math.nan):.1f} |"
+                f" {samples_read(run, runs.get('direct'))} |"
             )
     for n, runs in rows.items():
         if "rules" in runs and "reload_s" in runs["rules"]:
@@ -688,7 +709,9 @@ def report_costs(rows: dict[int, dict[str, dict[str, Any]]]) -> int:
             speedup = runs["direct"]["cycle_s"] / runs["incremental"]["cycle_s"]
             print(
                 f"N={n:,} incremental vs one-shot: {speedup:.1f}x faster a cycle;"
-                f" {len(far)} of {sum(map(len, theirs.values()))} burn rates 1h/6h/1d/3d off by >1%"
+                f" {len(far)} of {sum(map(len, theirs.values()))} burn rates 1h/6h/1d/3d off by >1%;"
+                f" slogate CPU {runs['incremental']['cpu_s'] / runs['direct']['cpu_s']:.2f}x one-shot's,"
+                f" samples read {fewer(runs['direct'], runs['incremental'])}"
             )
             if "slo-generator" in runs:
                 base = runs["slo-generator"]["cycle_s"]

@@ -23,9 +23,12 @@ class QueryCosts:
     backend: float = 0.0
     """The backend's own evaluation time, as it reports it (Prometheus' `stats=all`:
     `evalTotalTime`), summed over queries that may overlap; 0 when it does not."""
+    samples: int = 0
+    """Raw samples the backend read for the queries (`stats=all`: `totalQueryableSamples`);
+    0 when it does not say. Unlike times, it does not depend on the machine's load."""
 
     def copy(self) -> QueryCosts:
-        return QueryCosts(self.queries, self.waiting, self.decoding, self.backend)
+        return QueryCosts(self.queries, self.waiting, self.decoding, self.backend, self.samples)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,8 @@ class CycleCost:
     """Statuses from the decoded figures (ratios, burn rates, alert states)."""
     snapshot: float = 0.0
     """The new snapshot built from the statuses (swapping it in is one assignment)."""
+    samples: int = 0
+    """Raw samples the backend read (`QueryCosts.samples`)."""
 
     @classmethod
     def of(
@@ -60,4 +65,5 @@ class CycleCost:
             decoding=after.decoding - before.decoding,
             building=building,
             snapshot=snapshot,
+            samples=after.samples - before.samples,
         )

@@ -33,7 +33,7 @@ from slogate.core.snapshot import SLOStatus, Snapshot
 from slogate.errors import BackendError, QueryError
 from slogate.evaluation.backend import QueryBackend, Sample, single_value
 from slogate.evaluation.costs import CycleCost
-from slogate.evaluation.long_windows import Counts, LongWindows, long_windows
+from slogate.evaluation.long_windows import Counts, LongWindows, summed_windows
 from slogate.evaluation.queries import (
     ERRORS,
     SLO_LABEL,
@@ -91,14 +91,15 @@ class Evaluator:
         """The last cycle's batches and their query texts, for the batch size and concurrency
         and the very SLO objects they were built for (a reload makes new ones)."""
         self.long: LongWindows | None = None
-        """Where long windows are summed from hourly buckets (direct mode), their buckets."""
+        """Where windows are summed from increase buckets (direct mode), their buckets."""
         self.sum_long_windows(long_windows)
         self.last_cost = CycleCost()
         """Where the last cycle's time went."""
         self._building = 0.0
 
     def sum_long_windows(self, on: bool) -> None:
-        """Sum direct mode's long windows from hourly buckets (on), or query them whole."""
+        """Sum direct mode's windows but the shortest from increase buckets (on), or query them
+        whole (`long_windows`)."""
         if not on:
             self.long = None
         elif self.long is None:
@@ -156,8 +157,8 @@ class Evaluator:
     def _batches(self, slos: Sequence[SLO], at: float) -> list[Batch]:
         """`slos`' distinct queries (`Batch.shared`) in batches of at most `batch_size`,
         smaller when that keeps every worker busy (30 go as 15 queries of 2, not 3 of 10);
-        built again only when the SLOs, the sizes or which SLOs have their long windows summed
-        from buckets change."""
+        built again only when the SLOs, the sizes or which SLOs have windows summed from
+        buckets change."""
         long = self.long
         summed = tuple(long is not None and long.ready(slo, at) for slo in slos)
         sizes = (self.batch_size, self.concurrency)
@@ -354,12 +355,11 @@ def _answered_ratios(
 
 
 def _queried(slo: SLO, summed: bool) -> tuple[float, ...]:
-    """The windows of `slo` a direct query asks for: all, or the short ones when the long ones
-    are summed from buckets."""
+    """The windows of `slo` a direct query asks for: all, or those not summed from buckets."""
     if not summed:
         return slo.windows.windows
-    long = long_windows(slo)
-    return tuple(w for w in slo.windows.windows if w not in long)
+    from_buckets = summed_windows(slo).windows
+    return tuple(w for w in slo.windows.windows if w not in from_buckets)
 
 
 def _head_counts(by_window: Mapping[str, list[Sample]], head: float) -> Counts:
@@ -369,14 +369,14 @@ def _head_counts(by_window: Mapping[str, list[Sample]], head: float) -> Counts:
 
 
 Shared = tuple[tuple[SLO, ...], bool]
-"""SLOs whose queries are the same (one SLI, one set of windows), and whether their long
-windows are summed from buckets."""
+"""SLOs whose queries are the same (one SLI, one set of windows), and whether their windows
+but the shortest are summed from buckets."""
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Queries sent together, each for a group of SLOs that share it (`groups`, their first
-    SLO standing for all), whether each has its long windows summed from buckets, and their
+    SLO standing for all), whether each has windows summed from buckets, and their
     text split where the head's length goes."""
 
     groups: tuple[tuple[SLO, ...], ...]
@@ -395,11 +395,11 @@ class Batch:
     def of(cls, shared: Sequence[Shared]) -> Batch:
         queries = []
         for (slo, *_), sum_long in shared:
-            query = windows_query(slo, _queried(slo, sum_long))
+            parts = [windows_query(slo, _queried(slo, sum_long))]
             if sum_long:
                 assert isinstance(slo.sli, EventsSLI)
-                query += "\nor\n" + counts_query(slo.sli, "{{.window}}")
-            queries.append(query)
+                parts.append(counts_query(slo.sli, "{{.window}}"))
+            queries.append("\nor\n".join(part for part in parts if part))
         return cls(
             tuple(group for group, _ in shared),
             tuple(sum_long for _, sum_long in shared),
@@ -421,7 +421,7 @@ class Batch:
         return [SLOStatus(slo, ratios, evaluated_at=at, attempted_at=at) for slo in self.groups[n]]
 
     def text(self, head: float) -> str:
-        """The query, with the head's length (for SLOs whose long windows are summed)."""
+        """The query, with the head's length (for SLOs whose windows are summed)."""
         return format_duration(head).join(self.pieces)
 
     def alone(self) -> list[Batch]:

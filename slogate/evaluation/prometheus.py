@@ -8,8 +8,9 @@ Thanos partial response) is `DegradedDataError`, not figures.
 Answers are decoded by msgspec straight into typed structs, not generic JSON objects: a
 10,000-series answer is decoded in one C call that also checks its shape, without a Python
 loop over dicts (about a fifth of `json.loads` and the checks it needed, `benchmarks/cycle.py`).
-With `stats=True` the backend is asked for its own evaluation time (`stats=all`), which
-`costs.backend` adds up, so a cycle's figures can say how close slogate is to the backend's.
+With `stats=True` the backend is asked for its own evaluation time and the raw samples it read
+(`stats=all`), which `costs.backend` and `costs.samples` add up, so a cycle's figures can say how
+close slogate is to the backend's, and what a cycle costs the backend whatever its load.
 """
 
 from __future__ import annotations
@@ -57,8 +58,13 @@ class _Timings(msgspec.Struct, rename="camel"):
     eval_total_time: float = 0.0
 
 
+class _Samples(msgspec.Struct, rename="camel"):
+    total_queryable_samples: int = 0
+
+
 class _Stats(msgspec.Struct):
     timings: _Timings = msgspec.field(default_factory=_Timings)
+    samples: _Samples = msgspec.field(default_factory=_Samples)
 
 
 class _Data(msgspec.Struct, rename={"result_type": "resultType"}):
@@ -224,6 +230,7 @@ class PrometheusClient:
             self.costs.decoding += time.perf_counter() - started
         if data.stats is not None:
             self.costs.backend += data.stats.timings.eval_total_time
+            self.costs.samples += data.stats.samples.total_queryable_samples
         return data
 
     @property

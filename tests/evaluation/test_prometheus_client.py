@@ -160,3 +160,29 @@ async def test_headers_are_sent() -> None:
     async with client_for(handler, headers={"X-Scope-OrgID": "tenant-1"}) as client:
         await client.query("x", at=1.0)
     assert seen[0].headers["X-Scope-OrgID"] == "tenant-1"
+
+
+async def test_stats_add_up_the_backends_time_and_samples() -> None:
+    """Asked with `stats=all`, Prometheus adds `stats` to `data` (2.42's shape: timings in
+    seconds, samples per query and per step); the client sums them over its queries."""
+    forms: list[dict[str, list[str]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        forms.append(parse_qs(request.content.decode()))
+        body: dict[str, Any] = vector("0.25")
+        if request.url.path.endswith("query_range"):
+            body["data"] = {"resultType": "matrix", "result": []}
+        body["data"]["stats"] = {
+            "timings": {"evalTotalTime": 0.125, "queryPreparationTime": 0.01},
+            "samples": {"totalQueryableSamples": 1200, "peakSamples": 40},
+        }
+        return httpx.Response(200, json=body)
+
+    client = PrometheusClient(
+        "http://prom.test:9090/", transport=httpx.MockTransport(handler), stats=True
+    )
+    async with client:
+        await client.query("a", at=1.0)
+        await client.query_range("a", 0.0, 600.0, 300.0)
+    assert [form["stats"] for form in forms] == [["all"], ["all"]]
+    assert (client.costs.queries, client.costs.backend, client.costs.samples) == (2, 0.25, 2400)
