@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from slogate.conventions import NAME
 from slogate.core.views import rfc3339, status_view
@@ -129,7 +129,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    response = web.Response(body=generate_latest(request.app[TELEMETRY].registry))
+    response = web.Response(body=await request.app[TELEMETRY].exposition())
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
 

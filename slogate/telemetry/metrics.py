@@ -1,5 +1,6 @@
 """slogate's Prometheus metrics (DESIGN §6): per-SLO gauges read from the current snapshot at
-scrape time, and counters of gate decisions, backend errors and evaluation cycles."""
+scrape time (`slo_metrics`), and counters of gate decisions, backend errors and evaluation
+cycles."""
 
 from __future__ import annotations
 
@@ -7,76 +8,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from slogate.core.durations import format_duration
 from slogate.core.gate import Decision
 from slogate.core.incidents import Severity
 from slogate.core.overrides import Exemption, Freeze, FreezeKind
 from slogate.core.snapshot import Snapshot
-
-
-class SnapshotCollector(Collector):
-    """Per-SLO gauges, computed from whatever snapshot is current when Prometheus scrapes."""
-
-    def __init__(self, current: Callable[[], Snapshot], clock: Callable[[], float]) -> None:
-        self.current = current
-        self.clock = clock
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        snapshot = self.current()
-        now = self.clock()
-        labels = ["service", "slo"]
-        ratio = GaugeMetricFamily(
-            "slogate_slo_error_ratio",
-            "SLI error ratio over the window.",
-            labels=[*labels, "window"],
-        )
-        burn = GaugeMetricFamily(
-            "slogate_slo_burn_rate",
-            "Error budget burn rate over the window.",
-            labels=[*labels, "window"],
-        )
-        remaining = GaugeMetricFamily(
-            "slogate_slo_error_budget_remaining_ratio",
-            "Fraction of the period's error budget left (negative: overspent).",
-            labels=labels,
-        )
-        objective = GaugeMetricFamily(
-            "slogate_slo_objective_ratio", "SLO objective as a ratio (0.999).", labels=labels
-        )
-        firing = GaugeMetricFamily(
-            "slogate_slo_alert_firing",
-            "1 while the multiwindow burn-rate condition of the severity holds.",
-            labels=[*labels, "severity"],
-        )
-        age = GaugeMetricFamily(
-            "slogate_slo_data_age_seconds", "Age of the SLO's figures.", labels=labels
-        )
-        for status in snapshot.statuses.values():
-            key = [status.slo.service, status.slo.name]
-            objective.add_metric(key, status.slo.objective / 100)
-            if not status.evaluated:
-                continue
-            for window, value in status.error_ratios.items():
-                if value is not None:
-                    ratio.add_metric([*key, format_duration(window)], value)
-            for window, value in status.burn_rates.items():
-                if value is not None:
-                    burn.add_metric([*key, format_duration(window)], value)
-            if status.error_budget_remaining is not None:
-                remaining.add_metric(key, status.error_budget_remaining)
-            firing.add_metric([*key, "page"], float(status.page))
-            firing.add_metric([*key, "ticket"], float(status.ticket))
-            age.add_metric(key, status.age(now) or 0.0)
-        snap_age = GaugeMetricFamily(
-            "slogate_snapshot_age_seconds", "Seconds since the current snapshot was evaluated."
-        )
-        if snapshot.taken_at is not None:
-            snap_age.add_metric([], max(0.0, now - snapshot.taken_at))
-        yield from (ratio, burn, remaining, objective, firing, age, snap_age)
+from slogate.telemetry.slo_metrics import SLOMetrics
 
 
 class Overrides(Protocol):
@@ -212,9 +152,10 @@ class Telemetry:
         housekeeping: Retention | None = None,
     ) -> None:
         self.registry = registry or CollectorRegistry()
+        self.slo_gauges = SLOMetrics(current, clock)
+        """The per-SLO gauges, rendered beside the registry's (`exposition`)."""
         if housekeeping is not None:
             self.registry.register(StoreCollector(housekeeping))
-        self.registry.register(SnapshotCollector(current, clock))
         if control is not None:
             self.registry.register(OverridesCollector(control))
         if pager is not None:
@@ -299,6 +240,10 @@ class Telemetry:
 
     def observe_notification(self, sink: str, outcome: str) -> None:
         self.notifications.labels(sink, outcome).inc()
+
+    async def exposition(self) -> bytes:
+        """`/metrics`: the per-SLO gauges, then the registry's metrics."""
+        return (await self.slo_gauges.text()).encode() + generate_latest(self.registry)
 
     def observe_decision(self, decision: Decision) -> None:
         key = (decision.request.service, decision.verdict.value)
