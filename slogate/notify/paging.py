@@ -89,9 +89,18 @@ class Pager:
 
     async def _load_open(self) -> None:
         items = await self.store.open_incidents()
-        # keyed from the doc's two fields, not a whole Incident per row: this runs every cycle
-        # on the serving loop, over every open incident (thousands in a fleet-wide outage)
         self.open = {(i.doc["slo_id"], Severity(i.doc["severity"])): i for i in items}
+
+    async def _refresh_open(self) -> None:
+        """The open incidents again, as another replica may have opened or resolved some. An
+        incident's doc never changes once open, so only the keys are read, and the docs only
+        when one is new to this process: this runs after every cycle on the serving loop, over
+        every open incident (thousands in a fleet-wide outage)."""
+        keys = await self.store.open_incident_keys()
+        if any(key not in self.open for key in keys):
+            await self._load_open()
+        elif len(keys) < len(self.open):
+            self.open = {key: item for key, item in self.open.items() if key in keys}
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -118,7 +127,7 @@ class Pager:
 
     async def after_cycle(self, snapshot: Snapshot, halted: set[tuple[str, str]]) -> None:
         """Open what started burning, resolve what recovered, refresh what still fires."""
-        await self._load_open()  # another replica may have opened or resolved some
+        await self._refresh_open()
         now = self.clock()
         wanted = desired_incidents(
             snapshot.statuses.values(), halted, set(self.open), self.config.base_url

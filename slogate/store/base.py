@@ -334,6 +334,9 @@ class Store(Protocol):
 
     async def open_incidents(self) -> list[OpenIncident]: ...
 
+    async def open_incident_keys(self) -> set[IncidentKey]:
+        """The (SLO id, severity) of every open incident, without reading their docs."""
+
     async def change_incidents(self, change: IncidentChange) -> list[OutboxEntry]:
         """Durably open/resolve incidents and queue the notifications of those it changed
         (an incident already open, or already resolved, queues nothing); returns them with ids."""

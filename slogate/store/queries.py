@@ -26,6 +26,7 @@ from slogate.store.base import (
     DeploymentStep,
     EventResult,
     IncidentChange,
+    IncidentKey,
     OpenIncident,
     OutboxEntry,
     Overrides,
@@ -117,6 +118,9 @@ class Queries(ABC):
 
     async def open_incidents(self) -> list[OpenIncident]:
         return [incident_from_row(r) for r in await self._rows(statements.OPEN_INCIDENTS)]
+
+    async def open_incident_keys(self) -> set[IncidentKey]:
+        return {(r[0], r[1]) for r in await self._rows(statements.OPEN_INCIDENT_KEYS)}
 
     async def change_incidents(self, change: IncidentChange) -> list[OutboxEntry]:
         """Open and resolve incidents and queue their notifications, in one transaction."""

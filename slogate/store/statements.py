@@ -272,6 +272,7 @@ FREEZE_HISTORY = (
 # --- incidents and the outbox --------------------------------------------------------------------
 
 OPEN_INCIDENTS = "SELECT opened_at, incident FROM incidents ORDER BY opened_at"
+OPEN_INCIDENT_KEYS = "SELECT slo_id, severity FROM incidents"
 INSERT_INCIDENT = (
     "INSERT INTO incidents (slo_id, severity, opened_at, incident) VALUES (?, ?, ?, ?)"
     " ON CONFLICT DO NOTHING"
