@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import os
 import re
@@ -358,8 +359,26 @@ that runs cycles back to back (3 s, shorter than a 10,000-SLO cycle: every answe
 "stale")."""
 
 
+def pin(pid: int, cpu: int) -> None:
+    """Every thread of `pid` (Go's too) on `cpu` only."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), {cpu})
+
+
+def worker_of(pid: int) -> int | None:
+    """serve's evaluation worker, once started."""
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return int(found[0]) if found else None
+
+
 def under_evaluation(
-    duration: int, slos: int, modes: list[str], workers: list[str], rules_from: str
+    duration: int,
+    slos: int,
+    modes: list[str],
+    workers: list[str],
+    rules_from: str,
+    pinned: bool = False,
 ) -> dict[str, dict[str, float]]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import scale
@@ -385,7 +404,14 @@ def under_evaluation(
                 extra_config=EVALUATION_CONFIG,
             )
             try:
+                if pinned:
+                    pin(slogate.pid, 0)
+                    assert prometheus.process is not None
+                    pin(prometheus.process.pid, 1)
                 before = warmed_up(url)
+                child = worker_of(slogate.pid) if pinned else None
+                if child is not None:
+                    pin(child, 1)
                 run = results[f"{label}/{worker}"] = wrk(
                     f"{url}/v1/gate?service=svc001", 64, duration
                 )
@@ -468,6 +494,12 @@ def main() -> int:
         " Prometheus on the same cores (benchmarks/scale.py --rules-from)",
     )
     parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="for --*-evaluation: Prometheus and the evaluation worker on CPU 1, serve and wrk"
+        " on CPU 0, so that what the gate feels of evaluation is its serving loop's own share",
+    )
+    parser.add_argument(
         "--ceiling", type=int, metavar="N", help="only: N processes on one port, no coordination"
     )
     parser.add_argument(
@@ -513,8 +545,12 @@ def main() -> int:
             )
         print("(p50/p99 columns: bare/slogate)")
     if args.with_evaluation or args.only_evaluation:
+        if args.pin:
+            os.sched_setaffinity(0, {0})  # wrk's CPU, and serve's (Prometheus is moved to 1)
         modes, workers = args.modes.split(","), args.workers.split(",")
-        results = under_evaluation(args.duration, args.slos, modes, workers, args.rules_from)
+        results = under_evaluation(
+            args.duration, args.slos, modes, workers, args.rules_from, args.pin
+        )
         report_evaluation(results, args.slos, args.duration)
     return 0
 
