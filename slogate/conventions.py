@@ -2,8 +2,8 @@
 placeholder, the SLI expression, and the name rule that spec validation and the HTTP API both use.
 
 Sloth keeps these in `pkg/common/conventions`; here they sit above the core (they import only
-`core.durations` and `core.model`) so the Sloth layer, the evaluator and the server agree on one
-spelling. Pure.
+the package version, `core.durations` and `core.model`) so the Sloth layer, the evaluator and the
+server agree on one spelling. Pure.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from slogate import __version__
 from slogate.core.durations import format_duration
 from slogate.core.model import SLI, EventsSLI
 
@@ -36,6 +37,8 @@ VERSION_LABEL: Final = "sloth_version"
 MODE_LABEL: Final = "sloth_mode"
 SPEC_LABEL: Final = "sloth_spec"
 OBJECTIVE_LABEL: Final = "sloth_objective"
+DEFAULT_VERSION: Final = f"slogate-{__version__}"
+"""The `VERSION_LABEL` value and the headers' version unless `generate --sloth-version` says."""
 
 SLI_GROUP_PREFIX: Final = "sloth-slo-sli-recordings-"
 METADATA_GROUP_PREFIX: Final = "sloth-slo-meta-recordings-"

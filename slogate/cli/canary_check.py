@@ -14,8 +14,6 @@ import sys
 import time
 from typing import Any
 
-import httpx
-
 from slogate.core.durations import parse_duration
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_NO_DECISION, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
@@ -54,6 +52,8 @@ def _describe(body: dict[str, Any]) -> str:
 
 def _ask(url: str, params: dict[str, str], timeout: float) -> dict[str, Any] | str:
     """The answer, or why there is none."""
+    import httpx  # here, not at the top: only the commands that call the gate import it
+
     try:
         response = httpx.get(url, params=params, timeout=timeout)
     except httpx.HTTPError as exc:

@@ -7,6 +7,9 @@ specs, a prometheus-operator `PrometheusRule` (`--format` overrides the choice).
 
 Nothing is written unless every spec is valid: problems are printed one per line (exit 1).
 Exit 2 is a usage error (bad flag, missing input, output that cannot be written).
+
+The rule generator and the spec loader are imported when generating, not with the module: every
+`slogate` command builds this parser.
 """
 
 from __future__ import annotations
@@ -17,17 +20,17 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
-
-import yaml
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from slogate.cli.options import add_spec_options, load_options
-from slogate.core.model import SLO, frozen_labels
+from slogate.conventions import DEFAULT_VERSION
 from slogate.errors import AlertWindowsError, SpecError, UsageError
-from slogate.evaluation.specfiles import discover
-from slogate.sloth.rules import DEFAULT_VERSION, GenerateOptions, generate_rules, rule_groups
-from slogate.sloth.rules_yaml import K8sMeta, render_prometheus_rule, render_rule_file
-from slogate.sloth.spec import LoadOptions, check_text, split_documents
+
+if TYPE_CHECKING:
+    from slogate.core.model import SLO
+    from slogate.sloth.rules import GenerateOptions
+    from slogate.sloth.rules_yaml import K8sMeta
+    from slogate.sloth.spec import LoadOptions
 
 OutputFormat = Literal["prometheus", "prometheus-operator"]
 FORMATS: Final[tuple[OutputFormat, ...]] = ("prometheus", "prometheus-operator")
@@ -51,6 +54,8 @@ def _k8s_name(text: str) -> str:
 
 def k8s_meta(slo: SLO) -> K8sMeta:
     """PrometheusRule metadata: the CR's own, or `sloth-slo-<service>` for other specs."""
+    from slogate.sloth.rules_yaml import K8sMeta
+
     origin = slo.origin
     if origin.k8s_name:
         return K8sMeta(
@@ -67,6 +72,9 @@ def render_document(
     spec_document: Mapping[str, Any] | None = None,
 ) -> str:
     """The output of one spec document (header included). Raises `SpecError`."""
+    from slogate.sloth.rules import generate_rules, rule_groups
+    from slogate.sloth.rules_yaml import render_prometheus_rule, render_rule_file
+
     groups = rule_groups(generate_rules(slos, options, spec_document=spec_document))
     if not groups:
         raise SpecError(NO_RULES)
@@ -91,6 +99,11 @@ def generate_text(
     output_format: OutputFormat | None = None,
 ) -> tuple[str, list[SpecError]]:
     """Every document of one spec file, rendered; or the problems found (and no output)."""
+    import yaml
+
+    from slogate.sloth.rules import GenerateOptions
+    from slogate.sloth.spec import check_text, split_documents
+
     opts = options or GenerateOptions()
     slos, errors = check_text(text, source, load_options)
     if errors:
@@ -189,6 +202,8 @@ def _targets(args: argparse.Namespace) -> list[Target]:
         raise UsageError(f"the path {args.out!r} is not a directory, however input is a directory")
     if out.resolve() == source.resolve():
         raise UsageError(f"input and output can't be the same directory: {source.resolve()}")
+    from slogate.evaluation.specfiles import discover
+
     files = discover(source, args.fs_include, args.fs_exclude)
     return [Target(f, out / f.relative_to(source)) for f in files]
 
@@ -196,6 +211,9 @@ def _targets(args: argparse.Namespace) -> list[Target]:
 def _generate(
     targets: Sequence[Target], args: argparse.Namespace
 ) -> tuple[list[str], list[SpecError]]:
+    from slogate.core.model import frozen_labels
+    from slogate.sloth.rules import GenerateOptions
+
     load_options = _load_options(args)
     options = GenerateOptions(
         version=args.sloth_version,

@@ -1,5 +1,8 @@
 """The `slogate` command line (DESIGN §5).
 
+Each command imports what it runs when it runs (the spec loader, the config, the serving
+stack, httpx): `slogate --help` and `check` start without the rest.
+
 Exit codes of `check`: 0 allow or warn, 1 deny, 2 usage or config error, 3 no decision (gate
 unreachable, unknown service, unexpected answer) — never 0 when it could not decide. With
 `--canary`/`--baseline` (`canary_check`): 0 pass, 1 fail, 4 inconclusive, 2 and 3 as above.
@@ -8,29 +11,24 @@ unreachable, unknown service, unexpected answer) — never 0 when it could not d
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import httpx
-import msgspec
+from typing import TYPE_CHECKING, Any
 
 from slogate import __version__
 from slogate.cli import canary_check, generate
 from slogate.cli import store as store_commands
 from slogate.cli.options import add_spec_options, load_options
 from slogate.cli.store import store_override
-from slogate.config import Config, RouteConfig, SinkConfig, json_schema
 from slogate.errors import AlertWindowsError, ConfigError, StoreError
-from slogate.evaluation.engine import ConfigSource, SpecSource
-from slogate.evaluation.specfiles import load_specs
 from slogate.telemetry.logs import setup_logging
+
+if TYPE_CHECKING:
+    from slogate.config import Config
 
 EXIT_OK, EXIT_DENY, EXIT_USAGE, EXIT_NO_DECISION = 0, 1, 2, 3
 EXIT_STORE = 5  # the store could not be opened (serve, store migrate, store copy)
@@ -41,6 +39,8 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from slogate.evaluation.specfiles import load_specs
+
     options = load_options(args.slo_period_windows_path, args.default_slo_period)
     found = load_specs(
         Path(args.path),
@@ -61,6 +61,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def with_alertmanager(config: Config, url: str) -> Config:
     """`--alertmanager-url`: one more sink, named `alertmanager`, getting every incident."""
+    from dataclasses import replace
+
+    import msgspec
+
+    from slogate.config import RouteConfig, SinkConfig
+
     notifications = config.notifications
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"--alertmanager-url must be an http(s) URL, got {url!r}")
@@ -74,6 +80,9 @@ def with_alertmanager(config: Config, url: str) -> Config:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from slogate.evaluation.engine import ConfigSource, SpecSource
     from slogate.server.app import serve
 
     source = ConfigSource(
@@ -104,13 +113,19 @@ RATE_LIMIT_WAITS = 5
 RATE_LIMIT_LONGEST_WAIT = 60.0
 
 
-def _get_json(url: str, params: dict[str, str], timeout: float) -> tuple[int, Any]:
+def _get_json(url: str, params: dict[str, str], timeout: float) -> tuple[int, Any] | str:
     """GET with the token of `SLOGATE_TOKEN` if set; a 429 is waited out as its Retry-After
-    says (a few times, a minute at most each), since a pipeline would rather wait than fail."""
+    says (a few times, a minute at most each), since a pipeline would rather wait than fail.
+    A string says why there is no answer (the gate could not be reached)."""
+    import httpx
+
     token = os.environ.get("SLOGATE_TOKEN", "").strip()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     for _ in range(RATE_LIMIT_WAITS):
-        response = httpx.get(url, params=params, timeout=timeout, headers=headers)
+        try:
+            response = httpx.get(url, params=params, timeout=timeout, headers=headers)
+        except httpx.HTTPError as exc:
+            return str(exc)
         if response.status_code != 429:
             break
         wait = _retry_after(response.headers.get("Retry-After", ""))
@@ -146,12 +161,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     for key in ("slo", "deploy_id", "step", "change_type"):
         if value := getattr(args, key):
             params[key] = value
-    url = args.url.rstrip("/") + "/v1/gate"
-    try:
-        status, body = _get_json(url, params, args.timeout)
-    except httpx.HTTPError as exc:
-        print(f"slogate check: no decision: cannot reach {args.url}: {exc}", file=sys.stderr)
+    answer = _get_json(args.url.rstrip("/") + "/v1/gate", params, args.timeout)
+    if isinstance(answer, str):
+        print(f"slogate check: no decision: cannot reach {args.url}: {answer}", file=sys.stderr)
         return EXIT_NO_DECISION
+    status, body = answer
     if (
         status != 200
         or not isinstance(body, dict)
@@ -170,11 +184,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    try:
-        status, body = _get_json(args.url.rstrip("/") + "/v1/slos", {}, args.timeout)
-    except httpx.HTTPError as exc:
-        print(f"slogate status: cannot reach {args.url}: {exc}", file=sys.stderr)
+    answer = _get_json(args.url.rstrip("/") + "/v1/slos", {}, args.timeout)
+    if isinstance(answer, str):
+        print(f"slogate status: cannot reach {args.url}: {answer}", file=sys.stderr)
         return EXIT_NO_DECISION
+    status, body = answer
     if status != 200 or not isinstance(body, dict):
         print(f"slogate status: HTTP {status}", file=sys.stderr)
         return EXIT_NO_DECISION
@@ -226,6 +240,8 @@ def _fmt(value: float | None) -> str:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """The JSON Schema of slogate.yaml, for editors (`docs/slogate.schema.json` holds it)."""
+    from slogate.config import json_schema
+
     print(json.dumps(json_schema(), indent=2, sort_keys=True))
     return EXIT_OK
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from slogate.config import Config
 from slogate.core.durations import format_duration, parse_duration
 from slogate.core.windows import DAY, AlertWindowsCatalog
 from slogate.errors import AlertWindowsError
-from slogate.evaluation.specfiles import load_windows_catalog
-from slogate.sloth.spec import LoadOptions
+
+if TYPE_CHECKING:
+    from slogate.config import Config
+    from slogate.sloth.spec import LoadOptions
 
 
 def duration_arg(text: str) -> float:
@@ -57,6 +59,10 @@ def load_options(
 
     Raises `AlertWindowsError` when a catalog cannot be read or lacks the default period.
     """
+    # The spec loader is imported by the commands that load specs, not by building the parser.
+    from slogate.evaluation.specfiles import load_windows_catalog
+    from slogate.sloth.spec import LoadOptions
+
     windows_path = windows_path or (config.specs.windows_path if config else "")
     catalog = (
         load_windows_catalog(Path(windows_path)) if windows_path else AlertWindowsCatalog.default()

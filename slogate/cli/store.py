@@ -6,20 +6,21 @@ otherwise migrate on start, once, under a lock). `copy --from sqlite:///PATH --t
 postgresql://…` moves a single node's history into the shared store; it can be run again and
 prints per table what it read and what was new. Passwords come from SLOGATE_STORE_PASSWORD,
 `--password-file` (or `store.password_file`) or PGPASSWORD, never from a URL.
+
+The stores (and PostgreSQL's driver) are imported by the commands, not with the module: every
+`slogate` command builds this parser.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from slogate.config import StoreConfig, parse_config
 from slogate.errors import ConfigError
-from slogate.store.copy import copy_store
-from slogate.store.factory import PASSWORD_ENV, describe, is_store_url, store_from_config
-from slogate.store.postgresql import MIGRATIONS, PostgreSQLStore
-from slogate.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from slogate.config import StoreConfig
 
 EXIT_OK = 0
 SQLITE_PREFIX = "sqlite://"
@@ -27,12 +28,16 @@ SQLITE_PREFIX = "sqlite://"
 
 def store_override(value: str | None) -> dict[str, str | None]:
     """`--store` as config overrides: a postgresql:// URL sets `store.url`, else `store.path`."""
+    from slogate.store.factory import is_store_url
+
     if value and is_store_url(value):
         return {"store.url": value}
     return {"store.path": value}
 
 
 def _store_config(args: argparse.Namespace) -> StoreConfig:
+    from slogate.config import parse_config
+
     text = Path(args.config).read_text(encoding="utf-8") if args.config else ""
     overrides = {k: v for k, v in store_override(args.store).items() if v is not None}
     return parse_config(text, args.config or "--store", overrides).store
@@ -40,11 +45,17 @@ def _store_config(args: argparse.Namespace) -> StoreConfig:
 
 def _password(password_file: str) -> str:
     from slogate.server.app import read_secret
+    from slogate.store.factory import PASSWORD_ENV
 
     return read_secret(PASSWORD_ENV, password_file)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from slogate.store.factory import describe, store_from_config
+    from slogate.store.postgresql import MIGRATIONS
+
     config = _store_config(args)
     store = store_from_config(config, _password(args.password_file or config.password_file))
 
@@ -58,6 +69,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_copy(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from slogate.config import parse_config
+    from slogate.store.copy import copy_store
+    from slogate.store.postgresql import PostgreSQLStore
+    from slogate.store.sqlite import SQLiteStore
+
     if not args.source.startswith(SQLITE_PREFIX):
         raise ConfigError(f"--from must be a sqlite:///PATH URL, got {args.source!r}")
     target = parse_config("", "--to", {"store.url": args.target}).store

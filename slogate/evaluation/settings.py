@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import msgspec
 
-from slogate.config import Config
 from slogate.evaluation.backend import QueryBackend
 from slogate.evaluation.evaluator import Evaluator, Mode
+
+if TYPE_CHECKING:  # the worker process imports these settings, and needs no config parser
+    from slogate.config import Config
 
 
 class EvaluatorSettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
-from slogate import __version__
 from slogate.conventions import (
     ALERT_FOR_PLUGIN,
     ALERT_RULES_PLUGIN,
@@ -28,6 +27,7 @@ from slogate.conventions import (
     BUDGET_EXHAUSTED_PLUGIN,
     CURRENT_BURN_RATE_METRIC,
     DEBUG_PLUGIN,
+    DEFAULT_VERSION,
     DENOMINATOR_CORRECTED_PLUGIN,
     ERROR_BUDGET_METRIC,
     EVENTS_SLI_TEMPLATE,
@@ -90,8 +90,6 @@ CLI_MODES: Final[Mapping[SpecKind, str]] = {
     "sloth.slok.dev/v1": "cli-gen-k8s",
     "openslo/v1alpha": "cli-gen-openslo",
 }
-
-DEFAULT_VERSION: Final = f"slogate-{__version__}"
 
 # --- Data types -----------------------------------------------------------------------------------
 

@@ -8,8 +8,6 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from opentelemetry import trace
-
 _SECRETS: set[str] = set()
 MIN_SECRET = 6  # shorter values would mask ordinary words
 
@@ -36,6 +34,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        # Imported at the first line logged, not with the module: a command that logs nothing
+        # (`slogate check`, `--help`) starts without OpenTelemetry.
+        from opentelemetry import trace
+
         context = trace.get_current_span().get_span_context()
         if context.is_valid:
             entry["trace_id"] = format(context.trace_id, "032x")

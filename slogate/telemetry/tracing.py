@@ -1,7 +1,8 @@
 """OpenTelemetry traces: a span per evaluation cycle (a child per backend query) and a span per
 gate decision. Off by default and then free: `span()` is a null context until a provider is
 configured (OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set and the `otlp` extra is
-installed, or any provider in tests)."""
+installed, or any provider in tests). OpenTelemetry itself is imported only once tracing is on:
+off, neither the serving process nor the evaluation worker pays for loading it."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
-from typing import Any
-
-from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from typing import TYPE_CHECKING, Any
 
 from slogate import __version__
+
+if TYPE_CHECKING:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,10 @@ def setup_from_env() -> None:
     """OTLP/HTTP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (needs slogate[otlp])."""
     if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         return
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     except ImportError:
@@ -64,6 +68,8 @@ def span(name: str, **attributes: Any) -> contextlib.AbstractContextManager[trac
 
 @contextlib.contextmanager
 def _span(name: str, attributes: dict[str, Any]) -> Iterator[trace.Span | None]:
+    from opentelemetry import trace
+
     tracer = trace.get_tracer("slogate", __version__, tracer_provider=_provider)
     clean = {k: v for k, v in attributes.items() if v is not None}
     with tracer.start_as_current_span(name, attributes=clean) as current:

@@ -82,7 +82,7 @@ async def test_a_flood_from_one_client_gets_429_and_others_keep_their_answers(
 async def test_check_waits_out_retry_after(
     history: History, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = "server: {rate_limit: {rate: 0.1, burst: 1}}\n"  # a token every 10 s
+    config = "server: {rate_limit: {rate: 0.25, burst: 1}}\n"  # a token every 4 s
     async with running_slogate(history.url, config_text=config, tokens=TOKENS) as gate:
         assert (await gate.http.get("/v1/gate", params={"service": "checkout"})).status_code == 200
         os.environ.pop("SLOGATE_TOKEN", None)
