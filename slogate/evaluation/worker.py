@@ -10,10 +10,9 @@ its stdin and stdout, one length-prefixed msgpack frame per message:
     worker → serving process:  Ready (to Start), Rows (the statuses of up to `CHUNK` SLOs,
                                as plain values), Done (the cycle's counts and costs)
 
-The worker runs at a lower CPU priority than serve (`NICENESS`). The serving side takes a
-cycle's answer in a chunk at a time (decode a frame, rebuild its statuses with
-`SLOStatus.restored`, group them by service), letting gate calls in between; the snapshot is
-then swapped in whole, as inline. A worker that exits, hangs past the cycle timeout
+The serving side takes a cycle's answer in a chunk at a time (decode a frame, rebuild its
+statuses with `SLOStatus.restored`, group them by service), letting gate calls in between; the
+snapshot is then swapped in whole, as inline. A worker that exits, hangs past the cycle timeout
 or breaks the protocol is killed; that cycle's SLOs keep their previous figures with the error
 (their staleness then applies the fail mode), and the next cycle starts a new worker.
 """
@@ -59,10 +58,6 @@ START_TIMEOUT = 120.0
 """Seconds a worker has to start (imports, its client) and take in the SLOs of a reload."""
 STOP_GRACE = 5.0
 """Seconds a worker has to exit once its stdin is closed, before it is killed."""
-NICENESS = 10
-"""How much lower than serve's the worker's CPU priority is: where the cores are short, the
-gate's answers come first and the evaluation's cycles stretch instead (their staleness then
-shows it). 10 gives the worker about a tenth of the serving process' share of a busy core."""
 _HEADER = struct.Struct(">I")
 
 
@@ -451,7 +446,6 @@ def _answer(out: IO[bytes], slos: Sequence[SLO], snapshot: Snapshot, cost: Cycle
 
 
 async def _main() -> None:
-    os.nice(NICENESS)
     # The protocol owns the real stdout; anything printed goes to stderr with the logs.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
