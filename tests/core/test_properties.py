@@ -23,6 +23,7 @@ from slogate.errors import PromQLSyntaxError
 from slogate.evaluation.evaluator import Evaluator, Mode
 from slogate.sloth import promql
 from slogate.sloth.spec import check_text
+from slogate.telemetry.slo_metrics import value_text
 from tests.evaluation.test_evaluator import backend, vector
 from tests.factories import make_slo
 
@@ -104,15 +105,6 @@ answers = st.one_of(
 )
 
 
-def prometheus_float(value: float) -> str:
-    """A sample value as Prometheus' JSON writes it (Go's strconv.FormatFloat 'f', -1)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(value)
-
-
 def snapshot_for(slo: SLO, raw: dict[str, float | None], traffic: float | None) -> Snapshot:
     """Evaluate `slo` against a Prometheus that answers `raw[window]` for each window's errors
     and `traffic` for the traffic query of an empty window."""
@@ -121,7 +113,7 @@ def snapshot_for(slo: SLO, raw: dict[str, float | None], traffic: float | None) 
     def answer(query: str) -> dict[str, Any]:
         found = windows.search(query)
         value = traffic if "errors_total" not in query else raw[found[1] if found else ""]
-        return vector() if value is None else vector(prometheus_float(value))
+        return vector() if value is None else vector(value_text(value))  # as Prometheus writes
 
     async def run() -> Snapshot:
         async with backend(answer, []) as client:
