@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 Outcome = Callable[[str, str], None]
 MAX_IN_FLIGHT = 8
+YIELD_EVERY = 1000
+"""SLOs looked at between two chances for gate calls after a cycle (~4 ms at 10,000 SLOs)."""
 
 
 def backoff(
@@ -129,9 +131,12 @@ class Pager:
         """Open what started burning, resolve what recovered, refresh what still fires."""
         await self._refresh_open()
         now = self.clock()
-        wanted = desired_incidents(
-            snapshot.statuses.values(), halted, set(self.open), self.config.base_url
-        )
+        statuses, open_keys = list(snapshot.statuses.values()), set(self.open)
+        wanted: dict[IncidentKey, Incident | None] = {}
+        for n in range(0, len(statuses), YIELD_EVERY):
+            chunk = statuses[n : n + YIELD_EVERY]
+            wanted.update(desired_incidents(chunk, halted, open_keys, self.config.base_url))
+            await asyncio.sleep(0)  # let gate calls in
         opened, resolved, entries = [], [], []
         for key, incident in wanted.items():
             if incident is not None and key not in self.open:
