@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Iterable
 
 from slogate.core.durations import format_duration
-from slogate.core.snapshot import SLOStatus, Snapshot
+from slogate.core.snapshot import Snapshot
 
 GAUGES = (
     ("slogate_slo_error_ratio", "SLI error ratio over the window."),
@@ -65,7 +65,8 @@ def render_snapshot(snapshot: Snapshot) -> tuple[str, list[AgeLine]]:
         service, name = f'service="{label_value(slo.service)}"', f'slo="{label_value(slo.name)}"'
         key = f"{service},{name}"  # labels in name order, as prometheus_client writes them
         objectives.append(f"slogate_slo_objective_ratio{{{key}}} {value_text(slo.objective / 100)}")
-        if not status.evaluated:
+        evaluated_at = status.evaluated_at
+        if evaluated_at is None:
             continue
         ratios += _windowed("slogate_slo_error_ratio", key, status.error_ratios.items())
         burns += _windowed("slogate_slo_burn_rate", key, status.burn_rates.items())
@@ -78,7 +79,7 @@ def render_snapshot(snapshot: Snapshot) -> tuple[str, list[AgeLine]]:
             firing.append(
                 f'slogate_slo_alert_firing{{{service},severity="{severity}",{name}}} {float(on)!r}'
             )
-        ages.append((f"{AGE[0]}{{{key}}} ", _evaluated_at(status)))
+        ages.append((f"{AGE[0]}{{{key}}} ", evaluated_at))
     text = "".join(
         header(name, help_text) + "".join(f"{line}\n" for line in family)
         for (name, help_text), family in zip(GAUGES, lines, strict=True)
@@ -92,11 +93,6 @@ def _windowed(name: str, key: str, values: Iterable[tuple[float, float | None]])
         for window, value in values
         if value is not None
     ]
-
-
-def _evaluated_at(status: SLOStatus) -> float:
-    assert status.evaluated_at is not None  # `evaluated`
-    return status.evaluated_at
 
 
 def render_ages(ages: list[AgeLine], snapshot: Snapshot, now: float) -> str:
