@@ -12,7 +12,10 @@ cycle, as Prometheus re-sends, so alerts do not expire while the condition holds
 Replicas sharing a store each page from their own cycles: the store keeps one open incident per
 (SLO, severity) and queues the notifications of a transition only for the replica whose write
 made it. The sender delivers what it holds a lease on (`claim_notifications`), renewed each
-pass; the rows of a replica that died are claimed by another once its lease ran out.
+pass; the rows of a replica that died are claimed by another once its lease ran out. A sender
+that is stopped lets the deliveries in flight finish (for `STOP_GRACE` at most) and hands its
+other rows back, so a restart or a rolling update neither sends them twice nor holds them for a
+lease.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ log = logging.getLogger(__name__)
 
 Outcome = Callable[[str, str], None]
 MAX_IN_FLIGHT = 8
+STOP_GRACE = 5.0
+"""Seconds a stopping sender waits for the deliveries in flight (a sink's answer)."""
 YIELD_EVERY = 1000
 """SLOs looked at between two chances for gate calls after a cycle (~4 ms at 10,000 SLOs)."""
 
@@ -83,6 +88,7 @@ class Pager:
         self.pending: list[OutboxEntry] = []
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._delivering: asyncio.Future[list[None]] | None = None
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0))
 
     async def load(self) -> None:
@@ -212,7 +218,8 @@ class Pager:
     async def deliver_due(self) -> int:
         """One pass over the outbox; returns how many entries were attempted."""
         due = self._due(self.clock())
-        await asyncio.gather(*(self._attempt(entry) for entry in due))
+        self._delivering = asyncio.gather(*(self._attempt(entry) for entry in due))
+        await asyncio.shield(self._delivering)  # stopping the sender does not cut a send short
         return len(due)
 
     async def _finish(self, entry: OutboxEntry, state: str, error: str | None) -> None:
@@ -272,6 +279,31 @@ class Pager:
 
     async def run(self) -> None:
         """Deliver the outbox until cancelled; wakes on new entries or the next retry time."""
+        try:
+            await self._deliver_until_cancelled()
+        finally:
+            await self._stop()
+
+    async def _stop(self) -> None:
+        """Let the sends in flight finish, then hand back the leases on what is left: a send cut
+        short would be sent again by the next sender, a lease kept would hold a page back."""
+        if self._delivering is not None:
+            done, _ = await asyncio.wait([self._delivering], timeout=STOP_GRACE)
+            if not done:
+                self._delivering.cancel()
+                await asyncio.wait([self._delivering])
+                with contextlib.suppress(asyncio.CancelledError):
+                    self._delivering.exception()  # retrieved: cut short on purpose
+                log.warning("stopped with notifications in flight: they will be sent again")
+        try:
+            released = await self.store.release_notifications(self.owner)
+        except Exception:  # the store may be failing: the leases then simply run out
+            log.exception("could not hand back the outbox leases")
+            return
+        if released:
+            log.info("handed back %d pending notifications", released)
+
+    async def _deliver_until_cancelled(self) -> None:
         while True:
             try:
                 await self.claim()

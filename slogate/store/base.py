@@ -349,6 +349,9 @@ class Store(Protocol):
         """Lease to `owner` until `until` the pending entries nobody else holds a lease on,
         only the oldest pending entry of each (sink, dedup key); renews `owner`'s own."""
 
+    async def release_notifications(self, owner: str) -> int:
+        """Give up `owner`'s leases on the entries still pending; returns how many."""
+
     async def notifications(self, state: str, limit: int = 100) -> list[OutboxEntry]: ...
 
     async def finish_notification(

@@ -140,6 +140,9 @@ class Queries(ABC):
         rows = await self._rows(statements.CLAIM_NOTIFICATIONS, args)
         return sorted((outbox_entry(r) for r in rows), key=lambda e: e.id)
 
+    async def release_notifications(self, owner: str) -> int:
+        return await self._rowcount(statements.RELEASE_NOTIFICATIONS, (owner,))
+
     async def notifications(self, state: str, limit: int = 100) -> list[OutboxEntry]:
         """Recent outbox entries in `state` (pending, delivered, failed, expired), newest first."""
         rows = await self._rows(statements.NOTIFICATIONS_IN_STATE, (state, limit))

@@ -306,6 +306,12 @@ CLAIM_NOTIFICATIONS = f"""
 """The oldest pending row per (sink, dedup key), unleased or leased to `owner` or expired;
 rows another replica is claiming are skipped, not waited for. Arguments: owner, until, now,
 owner, limit."""
+RELEASE_NOTIFICATIONS = (
+    "UPDATE outbox SET claimed_by = NULL, lease_until = NULL"
+    " WHERE claimed_by = ? AND state = 'pending'"
+)
+"""A sender stopping hands its leased rows back, so that the next one (a restart, another
+replica) delivers them now rather than once the lease ran out. Argument: owner."""
 NOTIFICATIONS_IN_STATE = (
     f"SELECT {OUTBOX_COLUMNS} FROM outbox"  # noqa: S608 (no data in it)
     " WHERE state = ? ORDER BY id DESC LIMIT ?"

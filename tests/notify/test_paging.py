@@ -1,23 +1,53 @@
 """The pager's open incidents after each cycle: another replica's openings and resolutions are
-seen, and a steady cycle reads only the incidents' keys, never their docs again."""
+seen, and a steady cycle reads only the incidents' keys, never their docs again. A sender that
+stops finishes the send in flight and hands the rest of its rows to the next one at once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from slogate.config import parse_config
 from slogate.core.incidents import Severity
 from slogate.core.snapshot import SLOStatus, Snapshot
+from slogate.notify import paging
 from slogate.notify.paging import Pager
+from slogate.notify.sinks import Notification
 from slogate.store.sqlite import SQLiteStore
 from tests.factories import make_slo
 
 NOW = 1_800_000_000.0
 SLOS = [make_slo("checkout", f"slo{n}") for n in range(3)]
 CONFIG = parse_config("")
+ONE_SINK = parse_config(
+    "notifications:\n  sinks:\n    - {name: held, type: slack, url_env: UNUSED}\n"
+)
+
+
+class HeldSink:
+    """Takes each notification at once, and answers only when `answer` is set."""
+
+    name = "held"
+    refreshes = False
+
+    def __init__(self) -> None:
+        self.taken: list[tuple[str, str]] = []
+        self.answer = asyncio.Event()
+        self._took = asyncio.Event()
+
+    async def deliver(self, notification: Notification, http: httpx.AsyncClient) -> None:
+        self.taken.append((notification.action.value, notification.incident.dedup_key))
+        self._took.set()
+        await self.answer.wait()
+
+    async def until_taken(self, count: int) -> None:
+        while len(self.taken) < count:
+            self._took.clear()
+            await self._took.wait()
 
 
 def cycle(error_ratio: float) -> Snapshot:
@@ -80,3 +110,45 @@ async def test_replicas_see_each_others_incidents_and_steady_cycles_read_no_docs
     finally:
         await one.aclose()
         await other.aclose()
+
+
+async def test_a_stopping_sender_finishes_its_sends_and_hands_the_rest_back(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sends answered within the stop's grace are recorded as delivered, not sent again; those
+    still unanswered after it are the next sender's at once, not once the lease ran out."""
+    first_sink, next_sink = HeldSink(), HeldSink()
+    first = Pager(ONE_SINK.notifications, {"held": first_sink}, store, clock=lambda: NOW)
+    first.owner = "first"
+    await first.load()
+    await first.after_cycle(cycle(0.1), set())  # page and ticket for each of the 3 SLOs
+    queued = len(await store.pending_notifications())
+    assert queued == 6
+    sender = asyncio.create_task(first.run())
+    await first_sink.until_taken(6)  # each (sink, incident) has one row due: all six in flight
+    sender.cancel()
+    await asyncio.sleep(0.05)
+    first_sink.answer.set()  # the sinks answer during the stop's grace
+    with pytest.raises(asyncio.CancelledError):
+        await sender
+    assert await store.pending_notifications() == []
+    delivered = await store.notifications("delivered")
+    assert len(delivered) == 6 and first_sink.taken.count(first_sink.taken[0]) == 1
+
+    await first.after_cycle(cycle(0.0), set())  # recovered: 6 resolves
+    await first.claim()  # leased to `first` for a minute of NOW, which never moves
+    second = Pager(ONE_SINK.notifications, {"held": next_sink}, store, clock=lambda: NOW)
+    second.owner = "second"
+    await second.claim()
+    assert second.pending == []  # held by first's lease
+    first_sink.answer.clear()  # now the sink never answers: the grace runs out
+    monkeypatch.setattr(paging, "STOP_GRACE", 0.1)
+    sender = asyncio.create_task(first.run())
+    await first_sink.until_taken(12)
+    sender.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sender
+    await second.claim()  # cut short, so to be sent again: by the next sender, at once
+    assert sorted((e.action, e.dedup_key) for e in second.pending) == sorted(
+        ("resolve", key) for _, key in first_sink.taken[:6]
+    )

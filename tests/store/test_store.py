@@ -407,6 +407,20 @@ async def test_outbox_rows_are_leased_in_order(open_store: Opener) -> None:
     assert await one.claim_notifications("a", now=1042.0, until=1072.0) == []
 
 
+async def test_a_stopping_sender_hands_its_leases_back(open_store: Opener) -> None:
+    store = await open_store()
+    change = IncidentChange(
+        (OpenIncident(incident_doc(), 100.0),), (), (entry("trigger"), entry("trigger", "am"))
+    )
+    await store.change_incidents(change)
+    mine = await store.claim_notifications("a", now=1000.0, until=1030.0)
+    await store.finish_notification(mine[0].id, "delivered", 1001.0, None)
+    assert await store.release_notifications("b") == 0
+    assert await store.release_notifications("a") == 1  # the delivered row is not touched
+    taken = await store.claim_notifications("b", now=1002.0, until=1032.0)
+    assert [(e.sink, e.action) for e in taken] == [("am", "trigger")]
+
+
 async def test_check_answers_when_open(open_store: Opener) -> None:
     store = await open_store()
     await store.check()
