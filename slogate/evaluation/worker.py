@@ -93,7 +93,7 @@ class Evaluate(msgspec.Struct, tag=True, frozen=True):
     at: float
 
 
-class Row(msgspec.Struct, array_like=True, frozen=True):
+class Row(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """One SLO's status: by its index in the loaded SLOs; an error, or `SLOStatus.figures()`."""
 
     index: int
@@ -138,7 +138,7 @@ class Ready(msgspec.Struct, tag=True, frozen=True):
     """Started: its backend client built."""
 
 
-class Rows(msgspec.Struct, tag=True, frozen=True):
+class Rows(msgspec.Struct, tag=True, frozen=True, gc=False):
     rows: list[Row]
 
 
