@@ -42,6 +42,39 @@ def test_long_lived_objects_leave_the_collectors_sight_and_are_still_freed() -> 
         gc.unfreeze()
 
 
+def full_collections_over_snapshots(snapshots: int, size: int) -> int:
+    """Full collections while `snapshots` sets of `size` containers are built, each kept until
+    the next replaces it (as the statuses of each evaluation cycle are)."""
+    count = 0
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        nonlocal count
+        count += phase == "stop" and info["generation"] == 2
+
+    gc.callbacks.append(seen)
+    try:
+        for _ in range(snapshots):
+            kept = [[n] for n in range(size)]
+    finally:
+        gc.callbacks.remove(seen)
+    del kept
+    return count
+
+
+def test_full_collections_are_ten_times_rarer_once_serving() -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        default = full_collections_over_snapshots(100, 10_000)
+        freeze_long_lived()
+        ours = full_collections_over_snapshots(100, 10_000)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+    assert default >= 10 and ours <= default // 5
+    assert gc.get_threshold() == before
+
+
 async def test_a_blocked_event_loop_shows_as_lag() -> None:
     telemetry = Telemetry(lambda: Snapshot.empty(()))
     watcher = asyncio.create_task(watch_loop_lag(telemetry, every=0.01))
