@@ -89,6 +89,7 @@ class Pager:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._delivering: asyncio.Future[list[None]] | None = None
+        self._decoded: dict[IncidentKey, tuple[OpenIncident, Incident]] = {}
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0))
 
     async def load(self) -> None:
@@ -143,22 +144,25 @@ class Pager:
             chunk = statuses[n : n + YIELD_EVERY]
             wanted.update(desired_incidents(chunk, halted, open_keys, self.config.base_url))
             await asyncio.sleep(0)  # let gate calls in
-        opened, resolved, entries = [], [], []
+        opened: list[tuple[Incident, OpenIncident]] = []
+        resolved, entries = [], []
         for key, incident in wanted.items():
             if incident is not None and key not in self.open:
-                opened.append(OpenIncident(incident_to_json(incident), now))
+                opened.append((incident, OpenIncident(incident_to_json(incident), now)))
                 entries += self._entries(incident, Action.TRIGGER, now, now)
         for key, item in self.open.items():
             if key not in wanted:
                 resolved.append((key[0], key[1].value))
                 entries += self._entries(
-                    incident_from_json(item.doc), Action.RESOLVE, item.opened_at, now
+                    self._incident(key, item), Action.RESOLVE, item.opened_at, now
                 )
         if opened or resolved:
-            change = IncidentChange(tuple(opened), tuple(resolved), tuple(entries), now)
+            items = tuple(item for _, item in opened)
+            change = IncidentChange(items, tuple(resolved), tuple(entries), now)
             queued = await self.store.change_incidents(change)  # durable before any send
-            for item in opened:
-                self.open[incident_from_json(item.doc).key] = item
+            for incident, item in opened:
+                self.open[incident.key] = item
+                self._decoded[incident.key] = (item, incident)
             for slo_id, severity in resolved:
                 del self.open[(slo_id, Severity(severity))]
             self.pending += queued
@@ -172,23 +176,25 @@ class Pager:
         if not any(sink.refreshes for sink in self.sinks.values()):
             return
         sends = []
-        for item in self.open.values():
-            incident = incident_from_json(item.doc)
+        queued = {(e.sink, e.dedup_key) for e in self.pending}  # sent by the outbox instead
+        self._decoded = {k: v for k, v in self._decoded.items() if k in self.open}
+        for key, item in self.open.items():
+            incident = self._incident(key, item)
             for name in self.config.sinks_for(
                 incident.service, incident.slo, incident.severity.value
             ):
                 sink = self.sinks.get(name)
-                if (
-                    sink is not None
-                    and sink.refreshes
-                    and not self._queued(name, incident.dedup_key)
-                ):
+                if sink is not None and sink.refreshes and (name, incident.dedup_key) not in queued:
                     note = Notification(0, name, Action.REFRESH, incident, item.opened_at, now)
                     sends.append(self._send_refresh(sink, note))
         await asyncio.gather(*sends)
 
-    def _queued(self, sink: str, dedup_key: str) -> bool:
-        return any(e.sink == sink and e.dedup_key == dedup_key for e in self.pending)
+    def _incident(self, key: IncidentKey, item: OpenIncident) -> Incident:
+        """An open incident's doc decoded, once: a doc never changes while it is open."""
+        cached = self._decoded.get(key)
+        if cached is None or cached[0] is not item:
+            cached = self._decoded[key] = (item, incident_from_json(item.doc))
+        return cached[1]
 
     async def _send_refresh(self, sink: Sink, note: Notification) -> None:
         async with self._slots:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from slogate.config import parse_config
-from slogate.core.incidents import Severity
+from slogate.core.incidents import Severity, incident_from_json
 from slogate.core.snapshot import SLOStatus, Snapshot
 from slogate.notify import paging
 from slogate.notify.paging import Pager
@@ -26,6 +26,24 @@ CONFIG = parse_config("")
 ONE_SINK = parse_config(
     "notifications:\n  sinks:\n    - {name: held, type: slack, url_env: UNUSED}\n"
 )
+
+
+AM_SINK = parse_config(
+    "notifications:\n  sinks:\n    - {name: am, type: alertmanager, url: 'http://127.0.0.1:9'}\n"
+)
+
+
+class RefreshedSink:
+    """Expires what it is not sent again (as Alertmanager): records each delivery."""
+
+    name = "am"
+    refreshes = True
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str, str]] = []
+
+    async def deliver(self, notification: Notification, http: httpx.AsyncClient) -> None:
+        self.got.append((notification.action.value, notification.incident.dedup_key))
 
 
 class HeldSink:
@@ -152,3 +170,34 @@ async def test_a_stopping_sender_finishes_its_sends_and_hands_the_rest_back(
     assert sorted((e.action, e.dedup_key) for e in second.pending) == sorted(
         ("resolve", key) for _, key in first_sink.taken[:6]
     )
+
+
+async def test_refreshes_resend_every_open_incident_and_decode_none_again(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = RefreshedSink()
+    pager = Pager(AM_SINK.notifications, {"am": sink}, store, clock=lambda: NOW)
+    await pager.load()
+    await pager.after_cycle(cycle(0.1), set())  # 6 triggers queued: the outbox sends them
+    await pager.claim()
+    await pager.deliver_due()
+    assert sorted(a for a, _ in sink.got) == ["trigger"] * 6
+    decoded = 0
+    decode = incident_from_json
+
+    def counted(doc: dict) -> object:  # type: ignore[type-arg]
+        nonlocal decoded
+        decoded += 1
+        return decode(doc)
+
+    monkeypatch.setattr(paging, "incident_from_json", counted)
+    for _ in range(2):
+        await pager.after_cycle(cycle(0.1), set())
+    refreshes = [key for action, key in sink.got if action == "refresh"]
+    assert sorted(refreshes) == sorted([key for _, key in sink.got[:6]] * 2)
+    assert decoded == 0  # opened by this pager: decoded never
+    replica = Pager(AM_SINK.notifications, {"am": sink}, store, clock=lambda: NOW)
+    await replica.load()
+    for _ in range(2):
+        await replica.after_cycle(cycle(0.1), set())
+    assert decoded == 6  # read from the store: each decoded once
