@@ -41,13 +41,15 @@ from slogate.core.incidents import (
 )
 from slogate.core.snapshot import Snapshot
 from slogate.errors import DeliveryError
-from slogate.notify.sinks import Action, Notification, Sink
+from slogate.notify.sinks import Action, Notification, RefreshingSink, Sink
 from slogate.store.base import IncidentChange, OpenIncident, OutboxEntry, Store
 
 log = logging.getLogger(__name__)
 
 Outcome = Callable[[str, str], None]
 MAX_IN_FLIGHT = 8
+REFRESH_BATCH = 500
+"""Firing alerts re-sent in one request (a fleet-wide incident has thousands open)."""
 STOP_GRACE = 5.0
 """Seconds a stopping sender waits for the deliveries in flight (a sink's answer)."""
 YIELD_EVERY = 1000
@@ -172,22 +174,30 @@ class Pager:
         await self._refresh(now)
 
     async def _refresh(self, now: float) -> None:
-        """Re-send firing alerts to sinks that expire them (Alertmanager)."""
-        if not any(sink.refreshes for sink in self.sinks.values()):
+        """Re-send firing alerts to sinks that expire them (Alertmanager), `REFRESH_BATCH` to a
+        request."""
+        refreshing = {n: s for n, s in self.sinks.items() if isinstance(s, RefreshingSink)}
+        if not refreshing:
             return
-        sends = []
         queued = {(e.sink, e.dedup_key) for e in self.pending}  # sent by the outbox instead
         self._decoded = {k: v for k, v in self._decoded.items() if k in self.open}
+        notes: dict[str, list[Notification]] = {name: [] for name in refreshing}
         for key, item in self.open.items():
             incident = self._incident(key, item)
             for name in self.config.sinks_for(
                 incident.service, incident.slo, incident.severity.value
             ):
-                sink = self.sinks.get(name)
-                if sink is not None and sink.refreshes and (name, incident.dedup_key) not in queued:
-                    note = Notification(0, name, Action.REFRESH, incident, item.opened_at, now)
-                    sends.append(self._send_refresh(sink, note))
-        await asyncio.gather(*sends)
+                if name in notes and (name, incident.dedup_key) not in queued:
+                    notes[name].append(
+                        Notification(0, name, Action.REFRESH, incident, item.opened_at, now)
+                    )
+        await asyncio.gather(
+            *(
+                self._send_refresh(refreshing[name], batch[n : n + REFRESH_BATCH])
+                for name, batch in notes.items()
+                for n in range(0, len(batch), REFRESH_BATCH)
+            )
+        )
 
     def _incident(self, key: IncidentKey, item: OpenIncident) -> Incident:
         """An open incident's doc decoded, once: a doc never changes while it is open."""
@@ -196,16 +206,16 @@ class Pager:
             cached = self._decoded[key] = (item, incident_from_json(item.doc))
         return cached[1]
 
-    async def _send_refresh(self, sink: Sink, note: Notification) -> None:
+    async def _send_refresh(self, sink: RefreshingSink, notes: list[Notification]) -> None:
         async with self._slots:
             try:
-                await sink.deliver(note, self.http)
-                self.on_outcome(sink.name, "refreshed")
+                await sink.refresh(notes, self.http)
+                outcome = "refreshed"
             except DeliveryError as exc:
-                log.warning(
-                    "refresh of %s to %s failed: %s", note.incident.dedup_key, sink.name, exc
-                )
-                self.on_outcome(sink.name, "refresh_failed")
+                log.warning("refresh of %d alerts to %s failed: %s", len(notes), sink.name, exc)
+                outcome = "refresh_failed"
+        for _ in notes:
+            self.on_outcome(sink.name, outcome)
 
     # --- delivery ---------------------------------------------------------------------------
 

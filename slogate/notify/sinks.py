@@ -8,9 +8,10 @@ messages never carry a URL or key (Slack and webhook URLs are secrets).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
 import httpx
@@ -65,9 +66,18 @@ async def post(http: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Respon
 
 class Sink(Protocol):
     name: str
-    refreshes: bool
 
     async def deliver(self, notification: Notification, http: httpx.AsyncClient) -> None: ...
+
+
+@runtime_checkable
+class RefreshingSink(Sink, Protocol):
+    """A sink that expires what it is not sent again (Alertmanager): the pager re-sends every
+    firing alert to it after each cycle, many to a request."""
+
+    async def refresh(
+        self, notifications: Sequence[Notification], http: httpx.AsyncClient
+    ) -> None: ...
 
 
 # --- Alertmanager ---------------------------------------------------------------------------------
@@ -94,10 +104,13 @@ class AlertmanagerSink:
     name: str
     url: str
     resend_window: float = 240.0
-    refreshes: bool = True
 
     async def deliver(self, notification: Notification, http: httpx.AsyncClient) -> None:
-        body = alertmanager_alerts(notification, self.resend_window)
+        await self.refresh((notification,), http)
+
+    async def refresh(self, notifications: Sequence[Notification], http: httpx.AsyncClient) -> None:
+        """One request for all of `notifications`: the API takes a list of alerts."""
+        body = [a for n in notifications for a in alertmanager_alerts(n, self.resend_window)]
         check_response(await post(http, f"{self.url.rstrip('/')}/api/v2/alerts", json=body))
 
 
@@ -147,7 +160,6 @@ class PagerDutySink:
     name: str
     routing_key: str
     url: str = PAGERDUTY_URL
-    refreshes: bool = False
 
     def __repr__(self) -> str:
         return f"PagerDutySink({self.name!r})"
@@ -189,7 +201,6 @@ class OpsgenieSink:
     name: str
     api_key: str
     url: str = OPSGENIE_URL
-    refreshes: bool = False
 
     def __repr__(self) -> str:
         return f"OpsgenieSink({self.name!r})"
@@ -220,7 +231,6 @@ def slack_message(n: Notification) -> dict[str, Any]:
 class SlackSink:
     name: str
     webhook_url: str
-    refreshes: bool = False
 
     def __repr__(self) -> str:
         return f"SlackSink({self.name!r})"
@@ -252,7 +262,6 @@ class WebhookSink:
     name: str
     url: str
     secret: str
-    refreshes: bool = False
 
     def __repr__(self) -> str:
         return f"WebhookSink({self.name!r})"

@@ -348,7 +348,6 @@ class CaptureSink:
     """A notification sink that acknowledges everything (so notification counters move)."""
 
     name: str = "capture"
-    refreshes: bool = False
     received: list[Notification] = field(default_factory=list)
 
     async def deliver(self, notification: Notification, http: httpx.AsyncClient) -> None:

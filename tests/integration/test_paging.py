@@ -16,6 +16,9 @@ import httpx
 import pytest
 
 from slogate.cli.localprom import LocalAlertmanager, free_port
+from slogate.core.incidents import Incident, Severity
+from slogate.core.model import frozen_labels
+from slogate.notify.sinks import Action, AlertmanagerSink, Notification
 
 from ..conftest import DEMO_SPECS, ROOT
 from ..tools import require_tool
@@ -85,6 +88,36 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
             monkeypatch.setenv(key, value)
 
     return set_for
+
+
+async def test_a_real_alertmanager_takes_a_refresh_of_many_alerts_in_one_request(
+    alertmanager: LocalAlertmanager,
+) -> None:
+    def firing_note(n: int) -> Notification:
+        labels = {"alertname": "BatchBurn", "service": "batch", "slo": f"s{n}"}
+        incident = Incident(
+            slo_id=f"batch-s{n}",
+            service="batch",
+            slo=f"s{n}",
+            severity=Severity.TICKET,
+            alertname="BatchBurn",
+            summary="summary",
+            description="desc",
+            labels=frozen_labels(labels),
+            annotations=frozen_labels({"summary": "s"}),
+        )
+        return Notification(0, "am", Action.REFRESH, incident, time.time() - 60, time.time())
+
+    sink = AlertmanagerSink("am", alertmanager.url)
+    async with httpx.AsyncClient(timeout=10) as http:
+        await sink.refresh([firing_note(n) for n in range(25)], http)
+
+    def all_firing() -> list[dict[str, Any]] | None:
+        found = alertmanager.alerts(alertname="BatchBurn")
+        return found if len(found) >= 25 else None
+
+    alerts = await eventually(all_firing, "the 25 alerts")
+    assert sorted(a["labels"]["slo"] for a in alerts) == sorted(f"s{n}" for n in range(25))
 
 
 async def test_fast_burn_pages_every_sink_then_resolves(

@@ -5,7 +5,7 @@ stops finishes the send in flight and hands the rest of its rows to the next one
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -34,23 +34,27 @@ AM_SINK = parse_config(
 
 
 class RefreshedSink:
-    """Expires what it is not sent again (as Alertmanager): records each delivery."""
+    """Expires what it is not sent again (as Alertmanager): records each delivery and how
+    many refresh requests there were."""
 
     name = "am"
-    refreshes = True
 
     def __init__(self) -> None:
         self.got: list[tuple[str, str]] = []
+        self.requests = 0
 
     async def deliver(self, notification: Notification, http: httpx.AsyncClient) -> None:
         self.got.append((notification.action.value, notification.incident.dedup_key))
+
+    async def refresh(self, notifications: Sequence[Notification], http: httpx.AsyncClient) -> None:
+        self.requests += 1
+        self.got += [(n.action.value, n.incident.dedup_key) for n in notifications]
 
 
 class HeldSink:
     """Takes each notification at once, and answers only when `answer` is set."""
 
     name = "held"
-    refreshes = False
 
     def __init__(self) -> None:
         self.taken: list[tuple[str, str]] = []
@@ -196,8 +200,25 @@ async def test_refreshes_resend_every_open_incident_and_decode_none_again(
     refreshes = [key for action, key in sink.got if action == "refresh"]
     assert sorted(refreshes) == sorted([key for _, key in sink.got[:6]] * 2)
     assert decoded == 0  # opened by this pager: decoded never
+    assert sink.requests == 2  # the 6 firing alerts in one request a cycle
     replica = Pager(AM_SINK.notifications, {"am": sink}, store, clock=lambda: NOW)
     await replica.load()
     for _ in range(2):
         await replica.after_cycle(cycle(0.1), set())
     assert decoded == 6  # read from the store: each decoded once
+
+
+async def test_refreshes_go_many_alerts_to_a_request(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(paging, "REFRESH_BATCH", 4)
+    sink = RefreshedSink()
+    pager = Pager(AM_SINK.notifications, {"am": sink}, store, clock=lambda: NOW)
+    await pager.load()
+    await pager.after_cycle(cycle(0.1), set())
+    await pager.claim()
+    await pager.deliver_due()
+    outcomes: list[str] = []
+    pager.on_outcome = lambda name, outcome: outcomes.append(outcome)
+    await pager.after_cycle(cycle(0.1), set())
+    assert sink.requests == 2 and outcomes == ["refreshed"] * 6  # 4 + 2

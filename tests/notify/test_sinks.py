@@ -17,6 +17,7 @@ from slogate.notify.paging import backoff
 from slogate.notify.sinks import (
     SIGNATURE_HEADER,
     Action,
+    AlertmanagerSink,
     Notification,
     WebhookSink,
     alertmanager_alerts,
@@ -48,6 +49,24 @@ T0 = 1_800_000_000.0
 
 def note(action: Action, incident: Incident = INCIDENT) -> Notification:
     return Notification(1, "x", action, incident, T0, T0 + 600)
+
+
+async def test_alertmanager_refresh_sends_every_alert_in_one_request() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    other = replace(INCIDENT, slo_id="payments-latency", slo="latency")
+    notes = [note(Action.REFRESH), note(Action.REFRESH, other)]
+    sink = AlertmanagerSink("am", "http://am.test:9093/")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        await sink.refresh(notes, http)
+    [request] = seen
+    assert request.method == "POST" and str(request.url) == "http://am.test:9093/api/v2/alerts"
+    expected = [a for n in notes for a in alertmanager_alerts(n, resend_window=240)]
+    assert json.loads(request.content) == expected and len(expected) == 2
 
 
 def test_alertmanager_firing_and_resolved() -> None:
