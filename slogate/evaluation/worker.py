@@ -368,24 +368,30 @@ class Worker:
 
     async def _reap(self) -> None:
         for process in self._killed:
-            await process.wait()
+            await _ended(process)
         self._killed.clear()
 
     async def aclose(self) -> None:
         """Stop the worker: end of its input, then killed if it has not exited in time."""
         process = self.process
         if process is not None and process.returncode is None:
-            assert process.stdin is not None
-            process.stdin.close()
             try:
                 async with asyncio.timeout(STOP_GRACE):
-                    await process.wait()
+                    await _ended(process)
             except TimeoutError:
                 self._kill()
         if self.process is not None:
             self._killed.append(self.process)
             self.process = None
         await self._reap()
+
+
+async def _ended(process: asyncio.subprocess.Process) -> None:
+    """Close its input and wait for its exit, reading and dropping what it still writes.
+    `wait()` alone returns only once the output pipe is closed too, and a worker stopped in the
+    middle of an answer nobody reads leaves that pipe full and its reading paused: serve then
+    never stopped (seen once in a benchmark run's SIGTERM)."""
+    await process.communicate()
 
 
 def _exit_text(code: int) -> str:

@@ -9,6 +9,7 @@ import asyncio
 import os
 import shutil
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,9 +22,11 @@ from aiohttp import web
 from slogate.cli.localprom import free_port
 from slogate.config import parse_config
 from slogate.core.snapshot import Snapshot
+from slogate.evaluation import worker as worker_module
 from slogate.evaluation.engine import Engine, SpecSource
 from slogate.evaluation.evaluator import Evaluator
 from slogate.evaluation.settings import EvaluatorSettings
+from slogate.evaluation.worker import Worker
 from slogate.server.app import backend_options
 
 from ..conftest import DEMO_SPECS
@@ -194,6 +197,30 @@ async def test_a_hung_worker_is_killed_after_the_cycle_timeout() -> None:
         recovered = await engine.run_cycle()
         assert_fresh(recovered)
         assert engine.worker.starts == 2 and not alive(pid)
+
+
+FLOOD = "import sys\nwhile True:\n    sys.stdout.buffer.write(b'x' * 65536)\n"
+"""A worker in the middle of an answer that nobody reads any more: it ignores its input."""
+
+
+@pytest.mark.parametrize("stopped", ["closed", "killed mid-cycle"])
+async def test_a_worker_whose_answer_nobody_reads_is_still_reaped(
+    stopped: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With its output pipe full and reading paused, waiting for the exit alone never ended."""
+    monkeypatch.setattr(worker_module, "STOP_GRACE", 0.5)
+    config = parse_config("", "test", {"prometheus.url": "http://127.0.0.1:9"})
+    worker = Worker(backend_options(config), EvaluatorSettings.of(config))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", FLOOD, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    worker.process = process
+    await asyncio.sleep(0.5)  # the pipe and the reader's buffer fill; reading pauses
+    if stopped == "killed mid-cycle":
+        worker._kill()
+    async with asyncio.timeout(30):
+        await worker.aclose()
+    assert process.returncode == -signal.SIGKILL and not alive(process.pid)
 
 
 async def test_no_worker_outlives_serve(history: History, tmp_path: Path) -> None:
