@@ -391,6 +391,8 @@ async def _ended(process: asyncio.subprocess.Process) -> None:
     `wait()` alone returns only once the output pipe is closed too, and a worker stopped in the
     middle of an answer nobody reads leaves that pipe full and its reading paused: serve then
     never stopped (seen once in a benchmark run's SIGTERM)."""
+    if process.stdin is not None:
+        process.stdin.close()  # communicate() closes it only when given input
     await process.communicate()
 
 

@@ -223,6 +223,15 @@ async def test_a_worker_whose_answer_nobody_reads_is_still_reaped(
     assert process.returncode == -signal.SIGKILL and not alive(process.pid)
 
 
+async def test_a_closed_worker_exits_by_itself() -> None:
+    """The end of its input stops it: nothing waits for the grace or kills it."""
+    config = parse_config("", "test", {"prometheus.url": "http://127.0.0.1:9"})
+    worker = Worker(backend_options(config), EvaluatorSettings.of(config))
+    process = await worker._running()
+    await worker.aclose()
+    assert process.returncode == 0
+
+
 async def test_no_worker_outlives_serve(history: History, tmp_path: Path) -> None:
     for stop in (signal.SIGTERM, signal.SIGKILL):
         server = ServeProcess(history.url, DEMO_SPECS, tmp_path / f"{stop.name}.db")
