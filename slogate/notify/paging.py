@@ -91,7 +91,9 @@ class Pager:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._delivering: asyncio.Future[list[None]] | None = None
-        self._decoded: dict[IncidentKey, tuple[OpenIncident, Incident]] = {}
+        self._decoded: dict[IncidentKey, tuple[float, Incident]] = {}
+        """`open`'s incidents decoded with when they opened (`_incident`), kept to its keys
+        wherever it changes."""
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0))
 
     async def load(self) -> None:
@@ -101,6 +103,7 @@ class Pager:
     async def _load_open(self) -> None:
         items = await self.store.open_incidents()
         self.open = {(i.doc["slo_id"], Severity(i.doc["severity"])): i for i in items}
+        self._decoded = {k: v for k, v in self._decoded.items() if k in self.open}
 
     async def _refresh_open(self) -> None:
         """The open incidents again, as another replica may have opened or resolved some. An
@@ -112,6 +115,7 @@ class Pager:
             await self._load_open()
         elif len(keys) < len(self.open):
             self.open = {key: item for key, item in self.open.items() if key in keys}
+            self._decoded = {k: v for k, v in self._decoded.items() if k in keys}
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -164,9 +168,10 @@ class Pager:
             queued = await self.store.change_incidents(change)  # durable before any send
             for incident, item in opened:
                 self.open[incident.key] = item
-                self._decoded[incident.key] = (item, incident)
+                self._decoded[incident.key] = (item.opened_at, incident)
             for slo_id, severity in resolved:
                 del self.open[(slo_id, Severity(severity))]
+                self._decoded.pop((slo_id, Severity(severity)), None)
             self.pending += queued
             for entry in queued:
                 log.info("%s %s to %s", entry.action, entry.dedup_key, entry.sink)
@@ -180,7 +185,6 @@ class Pager:
         if not refreshing:
             return
         queued = {(e.sink, e.dedup_key) for e in self.pending}  # sent by the outbox instead
-        self._decoded = {k: v for k, v in self._decoded.items() if k in self.open}
         notes: dict[str, list[Notification]] = {name: [] for name in refreshing}
         for key, item in self.open.items():
             incident = self._incident(key, item)
@@ -200,10 +204,11 @@ class Pager:
         )
 
     def _incident(self, key: IncidentKey, item: OpenIncident) -> Incident:
-        """An open incident's doc decoded, once: a doc never changes while it is open."""
+        """An open incident's doc decoded, once: a doc never changes while it is open (a
+        re-read of the open incidents keeps it; one resolved and opened again has a new time)."""
         cached = self._decoded.get(key)
-        if cached is None or cached[0] is not item:
-            cached = self._decoded[key] = (item, incident_from_json(item.doc))
+        if cached is None or cached[0] != item.opened_at:
+            cached = self._decoded[key] = (item.opened_at, incident_from_json(item.doc))
         return cached[1]
 
     async def _send_refresh(self, sink: RefreshingSink, notes: list[Notification]) -> None:

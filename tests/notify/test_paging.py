@@ -206,6 +206,9 @@ async def test_refreshes_resend_every_open_incident_and_decode_none_again(
     for _ in range(2):
         await replica.after_cycle(cycle(0.1), set())
     assert decoded == 6  # read from the store: each decoded once
+    await replica._load_open()  # as when another replica opens one: all read back
+    await replica.after_cycle(cycle(0.1), set())
+    assert decoded == 6  # the same incidents (same opening times): not decoded again
 
 
 async def test_refreshes_go_many_alerts_to_a_request(
